@@ -1,0 +1,171 @@
+//! Checks: pure functions of one endpoint's evidence. No I/O, no clock: certificates are
+//! judged at the time recorded in the evidence, so a check run today on last year's
+//! evidence gives last year's answer.
+//!
+//! Each check has a stable ID that profiles refer to (`probes/*.toml`). Adding a check
+//! means adding a [`CheckDef`] to [`REGISTRY`] and naming it in a profile.
+
+mod certificate;
+mod protocol;
+
+pub use protocol::{support as protocol_support, Support};
+
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::{CertDer, EndpointEvidence};
+use crate::i18n::Text;
+
+/// The result of one check on one endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Pass,
+    Info,
+    Warn,
+    /// The check could not run or its evidence is incomplete. Never counts as a pass.
+    Indeterminate,
+    Fail,
+}
+
+impl CheckStatus {
+    /// Lower-case name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "pass",
+            CheckStatus::Info => "info",
+            CheckStatus::Warn => "warn",
+            CheckStatus::Indeterminate => "indeterminate",
+            CheckStatus::Fail => "fail",
+        }
+    }
+}
+
+/// What a check concluded and from what.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub status: CheckStatus,
+    pub message: Text,
+    /// The pieces of evidence the verdict rests on.
+    pub evidence: serde_json::Value,
+}
+
+impl CheckResult {
+    pub(crate) fn new(status: CheckStatus, message: Text, evidence: serde_json::Value) -> Self {
+        CheckResult { status, message, evidence }
+    }
+}
+
+/// Run-wide inputs a check may need besides the endpoint's own evidence.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckContext<'a> {
+    /// Roots added with `--ca-file`, as recorded in the evidence.
+    pub extra_roots: &'a [CertDer],
+}
+
+/// A registered check.
+pub struct CheckDef {
+    pub id: &'static str,
+    pub title_en: &'static str,
+    pub title_ja: &'static str,
+    pub run: fn(&EndpointEvidence, &CheckContext<'_>) -> CheckResult,
+}
+
+impl std::fmt::Debug for CheckDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckDef").field("id", &self.id).finish()
+    }
+}
+
+/// Every check kensa knows, in report order.
+pub static REGISTRY: &[CheckDef] = &[
+    CheckDef {
+        id: "tls.no-sslv2",
+        title_en: "SSLv2 refused",
+        title_ja: "SSLv2を受け付けない",
+        run: protocol::no_sslv2,
+    },
+    CheckDef {
+        id: "tls.no-sslv3",
+        title_en: "SSLv3 refused",
+        title_ja: "SSLv3を受け付けない",
+        run: protocol::no_sslv3,
+    },
+    CheckDef {
+        id: "tls.no-tls10",
+        title_en: "TLS 1.0 refused",
+        title_ja: "TLS 1.0を受け付けない",
+        run: protocol::no_tls10,
+    },
+    CheckDef {
+        id: "tls.no-tls11",
+        title_en: "TLS 1.1 refused",
+        title_ja: "TLS 1.1を受け付けない",
+        run: protocol::no_tls11,
+    },
+    CheckDef {
+        id: "tls.tls12-or-13",
+        title_en: "TLS 1.2 or TLS 1.3 accepted",
+        title_ja: "TLS 1.2またはTLS 1.3で接続できる",
+        run: protocol::tls12_or_13,
+    },
+    CheckDef {
+        id: "tls.tls13",
+        title_en: "TLS 1.3 offered (advisory)",
+        title_ja: "TLS 1.3に対応（参考）",
+        run: protocol::tls13,
+    },
+    CheckDef {
+        id: "cert.trusted",
+        title_en: "Certificate chain trusted",
+        title_ja: "証明書チェーンが信頼できる",
+        run: certificate::trusted,
+    },
+    CheckDef {
+        id: "cert.hostname",
+        title_en: "Certificate matches the host name",
+        title_ja: "証明書がホスト名と一致",
+        run: certificate::hostname,
+    },
+    CheckDef {
+        id: "cert.validity",
+        title_en: "Certificate currently valid",
+        title_ja: "証明書が有効期間内",
+        run: certificate::validity,
+    },
+    CheckDef {
+        id: "cert.key-strength",
+        title_en: "Certificate key strong enough (RSA ≥ 2048, EC ≥ 256)",
+        title_ja: "証明書の鍵長が十分（RSA 2048以上、EC 256以上）",
+        run: certificate::key_strength,
+    },
+    CheckDef {
+        id: "cert.signature-hash",
+        title_en: "No SHA-1 or MD5 signature in the chain",
+        title_ja: "チェーンにSHA-1・MD5署名がない",
+        run: certificate::signature_hash,
+    },
+];
+
+/// The check with this ID.
+pub fn find(id: &str) -> Option<&'static CheckDef> {
+    REGISTRY.iter().find(|c| c.id == id)
+}
+
+/// Runs one check on one endpoint.
+pub fn run(def: &CheckDef, endpoint: &EndpointEvidence, context: &CheckContext<'_>) -> CheckResult {
+    (def.run)(endpoint, context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique() {
+        let mut ids: Vec<&str> = REGISTRY.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(before, ids.len());
+    }
+}

@@ -1,0 +1,182 @@
+//! Protocol-version checks for 2-1.xii: TLS 1.2 or higher, and nothing older.
+
+use serde_json::json;
+
+use super::{CheckContext, CheckResult, CheckStatus};
+use crate::evidence::{EndpointEvidence, Outcome, TlsVersion};
+use crate::i18n::Text;
+
+/// What the evidence says about one version on one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", content = "detail", rename_all = "lowercase")]
+pub enum Support {
+    Accepted,
+    Refused(String),
+    Unknown(String),
+}
+
+/// Interprets the attempts for `version`.
+///
+/// An alert, a ServerHello for another version or a failed negotiation is a refusal. A
+/// silent close or reset counts as a refusal only when the same endpoint answered some
+/// other hello in TLS — many servers drop hellos they won't serve, but a peer that never
+/// speaks TLS proves nothing. Timeouts, garbage and failed connections prove nothing.
+pub fn support(endpoint: &EndpointEvidence, version: TlsVersion) -> Support {
+    let outcome = match version {
+        TlsVersion::Tls12 | TlsVersion::Tls13 => endpoint.modern_attempt(version).map(|a| &a.outcome),
+        _ => endpoint.legacy_attempt(version).map(|a| &a.outcome),
+    };
+    let Some(outcome) = outcome else {
+        return Support::Unknown("not probed".to_string());
+    };
+    match outcome {
+        Outcome::Accepted => Support::Accepted,
+        Outcome::Alert { description, name } => Support::Refused(format!("alert {name} ({description})")),
+        Outcome::OtherVersion { version: other } => Support::Refused(format!(
+            "answered with {}",
+            TlsVersion::from_wire(*other).map(TlsVersion::name).unwrap_or("another version")
+        )),
+        Outcome::Incompatible { reason } => Support::Refused(reason.clone()),
+        Outcome::Closed | Outcome::Reset if speaks_tls(endpoint) => Support::Refused(
+            if *outcome == Outcome::Closed { "connection closed" } else { "connection reset" }.to_string(),
+        ),
+        Outcome::Closed => Support::Unknown("connection closed, and the endpoint never answered in TLS".to_string()),
+        Outcome::Reset => Support::Unknown("connection reset, and the endpoint never answered in TLS".to_string()),
+        Outcome::Timeout => Support::Unknown("no answer before the deadline".to_string()),
+        Outcome::ConnectFailed { reason } => Support::Unknown(format!("could not connect: {reason}")),
+        Outcome::Malformed { reason } => Support::Unknown(format!("malformed reply: {reason}")),
+        Outcome::Error { reason } => Support::Unknown(reason.clone()),
+        Outcome::Skipped { reason } => Support::Unknown(format!("skipped: {reason}")),
+    }
+}
+
+fn speaks_tls(endpoint: &EndpointEvidence) -> bool {
+    endpoint
+        .modern
+        .iter()
+        .map(|a| &a.outcome)
+        .chain(endpoint.legacy.iter().map(|a| &a.outcome))
+        .any(Outcome::is_tls_answer)
+}
+
+fn attempt_evidence(endpoint: &EndpointEvidence, version: TlsVersion) -> serde_json::Value {
+    match version {
+        TlsVersion::Tls12 | TlsVersion::Tls13 => endpoint
+            .modern_attempt(version)
+            .map(|a| json!({"version": version, "outcome": a.outcome, "elapsed_ms": a.elapsed_ms}))
+            .unwrap_or(serde_json::Value::Null),
+        _ => endpoint
+            .legacy_attempt(version)
+            .map(|a| {
+                json!({
+                    "version": version,
+                    "outcome": a.outcome,
+                    "hellos_sent": a.exchanges.len(),
+                    "suites_offered": a.exchanges.iter().map(|e| e.offered_suites.len()).sum::<usize>(),
+                })
+            })
+            .unwrap_or(serde_json::Value::Null),
+    }
+}
+
+fn must_refuse(endpoint: &EndpointEvidence, version: TlsVersion) -> CheckResult {
+    let name = version.name();
+    let evidence = attempt_evidence(endpoint, version);
+    match support(endpoint, version) {
+        Support::Accepted => CheckResult::new(
+            CheckStatus::Fail,
+            Text::new(
+                format!("{name} is accepted; the guideline requires TLS 1.2 or higher"),
+                format!("{name}で接続できる（指針はTLS1.2以上を求める）"),
+            ),
+            evidence,
+        ),
+        Support::Refused(how) => CheckResult::new(
+            CheckStatus::Pass,
+            Text::new(format!("{name} refused ({how})"), format!("{name}は拒否された（{how}）")),
+            evidence,
+        ),
+        Support::Unknown(why) => CheckResult::new(
+            CheckStatus::Indeterminate,
+            Text::new(format!("{name} support unknown: {why}"), format!("{name}への対応を判定できない: {why}")),
+            evidence,
+        ),
+    }
+}
+
+pub(super) fn no_sslv2(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckResult {
+    must_refuse(endpoint, TlsVersion::Ssl2)
+}
+
+pub(super) fn no_sslv3(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckResult {
+    must_refuse(endpoint, TlsVersion::Ssl3)
+}
+
+pub(super) fn no_tls10(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckResult {
+    must_refuse(endpoint, TlsVersion::Tls10)
+}
+
+pub(super) fn no_tls11(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckResult {
+    must_refuse(endpoint, TlsVersion::Tls11)
+}
+
+pub(super) fn tls12_or_13(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckResult {
+    let evidence =
+        json!([attempt_evidence(endpoint, TlsVersion::Tls13), attempt_evidence(endpoint, TlsVersion::Tls12)]);
+    let tls13 = support(endpoint, TlsVersion::Tls13);
+    let tls12 = support(endpoint, TlsVersion::Tls12);
+    match (&tls13, &tls12) {
+        (Support::Accepted, _) | (_, Support::Accepted) => {
+            let list = [(TlsVersion::Tls13, &tls13), (TlsVersion::Tls12, &tls12)]
+                .iter()
+                .filter(|(_, s)| **s == Support::Accepted)
+                .map(|(v, _)| v.name())
+                .collect::<Vec<_>>()
+                .join(", ");
+            CheckResult::new(
+                CheckStatus::Pass,
+                Text::new(format!("accepts {list}"), format!("{list}で接続できる")),
+                evidence,
+            )
+        }
+        (Support::Refused(a), Support::Refused(b)) => CheckResult::new(
+            CheckStatus::Fail,
+            Text::new(
+                format!("neither TLS 1.3 ({a}) nor TLS 1.2 ({b}) is accepted"),
+                format!("TLS 1.3（{a}）もTLS 1.2（{b}）も受け付けない"),
+            ),
+            evidence,
+        ),
+        (Support::Unknown(why), _) | (_, Support::Unknown(why)) => CheckResult::new(
+            CheckStatus::Indeterminate,
+            Text::new(
+                format!("could not establish TLS 1.2 or 1.3: {why}"),
+                format!("TLS 1.2/1.3での接続を判定できない: {why}"),
+            ),
+            evidence,
+        ),
+    }
+}
+
+/// TLS 1.3 is not required by the guideline; this check informs and never fails.
+pub(super) fn tls13(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckResult {
+    let evidence = attempt_evidence(endpoint, TlsVersion::Tls13);
+    match support(endpoint, TlsVersion::Tls13) {
+        Support::Accepted => {
+            CheckResult::new(CheckStatus::Pass, Text::new("TLS 1.3 offered", "TLS 1.3に対応"), evidence)
+        }
+        Support::Refused(how) => CheckResult::new(
+            CheckStatus::Info,
+            Text::new(
+                format!("TLS 1.3 not offered ({how}); recommended by the IPA TLS guidelines"),
+                format!("TLS 1.3に未対応（{how}）。IPA TLS暗号設定ガイドラインでは推奨"),
+            ),
+            evidence,
+        ),
+        Support::Unknown(why) => CheckResult::new(
+            CheckStatus::Info,
+            Text::new(format!("TLS 1.3 support unknown: {why}"), format!("TLS 1.3への対応を判定できない: {why}")),
+            evidence,
+        ),
+    }
+}

@@ -1,0 +1,254 @@
+//! The command line: parses arguments, runs the library, writes the report, and chooses the
+//! exit code. Kept thin; everything it does is a library call.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::evidence::{AddressFamily, CertDer, ScanEvidence};
+use crate::i18n::Lang;
+use crate::probe::{scan, ScanRequest};
+use crate::profile::Profile;
+use crate::report::{Format, Report};
+use crate::resolve::{parse_resolver, Pin, ResolverSettings};
+use crate::target::Target;
+use crate::verdict::Assessment;
+
+/// Exit code for usage and input errors.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kensa",
+    version,
+    about = "Checks an online-medical-care system's network posture against the MHLW guideline (オンライン診療指針 V.2.(5))",
+    after_help = "Exit codes: 0 every probed item compliant · 1 at least one item 不適合 (non-compliant) · \
+                  2 usage or input error · 3 nothing non-compliant but something 判定不能 (indeterminate, e.g. unreachable)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scan TLS endpoints and report per guideline item.
+    Scan(ScanArgs),
+    /// Start local demo endpoints with known postures, scan them, and print the report.
+    Demo(DemoArgs),
+    /// Re-run every check offline on the evidence inside a JSON report (or a bare evidence file).
+    Recheck(RecheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// host, host:port, https://host[:port][/path], wss://host[:port]/…, IPv4, or [IPv6]:port
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Pin HOST:PORT to ADDR instead of asking DNS (as curl's --resolve); repeatable.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+    /// Ask this DNS server instead of the system's.
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub resolver: Option<String>,
+    /// Deadline in seconds for each network operation (connect, handshake, reply).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Extra trusted roots (PEM), for private CAs and staging; repeatable.
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
+    /// Probe IPv4 addresses only.
+    #[arg(short = '4', conflicts_with = "ipv6_only")]
+    pub ipv4_only: bool,
+    /// Probe IPv6 addresses only.
+    #[arg(short = '6')]
+    pub ipv6_only: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Deadline in seconds for each network operation.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub timeout: f64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RecheckArgs {
+    /// A JSON report written by `kensa scan --format json`, or a bare evidence file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct OutputArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Report language (default: Japanese if LC_ALL/LC_MESSAGES/LANG start with "ja").
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
+    /// Guideline profile to judge against (default: the embedded mhlw-online-2023).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+}
+
+/// An error that ends the run with [`EXIT_USAGE`].
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl<T: std::fmt::Display> From<T> for InputError {
+    fn from(e: T) -> Self {
+        InputError(e.to_string())
+    }
+}
+
+/// Runs a parsed command line and returns the exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Scan(args) => run_scan(args).await,
+        Command::Demo(args) => run_demo(args).await,
+        Command::Recheck(args) => run_recheck(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(InputError(message)) => {
+            eprintln!("kensa: error: {message}");
+            EXIT_USAGE
+        }
+    }
+}
+
+async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
+    let profile = load_profile(&args.output)?;
+    let targets = args.targets.iter().map(|t| t.parse::<Target>()).collect::<Result<Vec<_>, _>>()?;
+    let pins = args.resolve.iter().map(|p| p.parse::<Pin>()).collect::<Result<Vec<_>, _>>()?;
+    let server = args.resolver.as_deref().map(parse_resolver).transpose()?;
+    let timeout = parse_timeout(args.timeout)?;
+    let family = match (args.ipv4_only, args.ipv6_only) {
+        (true, _) => AddressFamily::V4,
+        (_, true) => AddressFamily::V6,
+        _ => AddressFamily::Any,
+    };
+    let mut extra_roots = Vec::new();
+    for path in &args.ca_files {
+        extra_roots.extend(read_pem_certificates(path)?);
+    }
+    let request =
+        ScanRequest { targets, pins, resolver: ResolverSettings { server, timeout, family }, timeout, extra_roots };
+    let evidence = scan(&request).await;
+    emit(&profile, &evidence, &args.output, None)
+}
+
+async fn run_demo(args: DemoArgs) -> Result<i32, InputError> {
+    let profile = load_profile(&args.output)?;
+    let timeout = parse_timeout(args.timeout)?;
+    let run = crate::demo::run(timeout).await.map_err(|e| InputError(format!("demo could not start: {e}")))?;
+    let lang = args.output.lang.unwrap_or_else(Lang::from_env);
+    let assessment = Assessment::evaluate(&profile, &run.evidence);
+    let (comparison, all_held) = crate::demo::expectations(&run, &profile, &assessment, lang);
+    let appendix = (args.output.format == Format::Text).then_some(comparison.as_str());
+    emit(&profile, &run.evidence, &args.output, appendix)?;
+    if args.output.format != Format::Text {
+        eprint!("{comparison}");
+    }
+    // The demo succeeds when kensa measured what each endpoint was built to show.
+    Ok(if all_held { 0 } else { 1 })
+}
+
+fn run_recheck(args: RecheckArgs) -> Result<i32, InputError> {
+    let profile = load_profile(&args.output)?;
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| InputError(format!("cannot read {}: {e}", args.file.display())))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| InputError(format!("{} is not JSON: {e}", args.file.display())))?;
+    let evidence_value = value.get("evidence").cloned().unwrap_or(value);
+    let evidence: ScanEvidence = serde_json::from_value(evidence_value)
+        .map_err(|e| InputError(format!("{} holds no kensa evidence: {e}", args.file.display())))?;
+    if evidence.schema != crate::evidence::EVIDENCE_SCHEMA {
+        return Err(InputError(format!(
+            "{}: evidence schema {:?} is not supported (expected {:?})",
+            args.file.display(),
+            evidence.schema,
+            crate::evidence::EVIDENCE_SCHEMA
+        )));
+    }
+    emit(&profile, &evidence, &args.output, None)
+}
+
+/// Judges the evidence, renders the report, writes it, and returns the exit code.
+fn emit(
+    profile: &Profile,
+    evidence: &ScanEvidence,
+    output: &OutputArgs,
+    appendix: Option<&str>,
+) -> Result<i32, InputError> {
+    let lang = output.lang.unwrap_or_else(Lang::from_env);
+    let assessment = Assessment::evaluate(profile, evidence);
+    let report = Report { profile, evidence, assessment: &assessment, lang };
+    let mut text = report.render(output.format);
+    if let Some(appendix) = appendix {
+        text.push_str(appendix);
+    }
+    match &output.output {
+        Some(path) => write_atomically(path, &text)?,
+        None => print!("{text}"),
+    }
+    Ok(assessment.exit_code())
+}
+
+/// Writes via a temporary file and a rename, so an existing report is never left half-written.
+fn write_atomically(path: &Path, text: &str) -> Result<(), InputError> {
+    let file_name = path.file_name().ok_or_else(|| InputError(format!("{} is not a file path", path.display())))?;
+    let temporary = path.with_file_name(format!(".{}.kensa-tmp", file_name.to_string_lossy()));
+    std::fs::write(&temporary, text).map_err(|e| InputError(format!("cannot write {}: {e}", path.display())))?;
+    std::fs::rename(&temporary, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        InputError(format!("cannot write {}: {e}", path.display()))
+    })
+}
+
+fn load_profile(output: &OutputArgs) -> Result<Profile, InputError> {
+    match &output.profile {
+        Some(path) => Profile::load(path).map_err(|e| InputError(format!("invalid profile: {e}"))),
+        None => Ok(Profile::embedded()),
+    }
+}
+
+fn parse_timeout(seconds: f64) -> Result<Duration, InputError> {
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0) {
+        return Err(InputError(format!("--timeout must be between 0 and 3600 seconds, not {seconds}")));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Reads every certificate in a PEM file.
+fn read_pem_certificates(path: &Path) -> Result<Vec<CertDer>, InputError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let bytes =
+        std::fs::read(path).map_err(|e| InputError(format!("cannot read --ca-file {}: {e}", path.display())))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .map(|c| c.map(|c| CertDer(c.to_vec())))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| InputError(format!("--ca-file {}: not valid PEM: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(InputError(format!("--ca-file {}: no CERTIFICATE block found", path.display())));
+    }
+    for cert in &certs {
+        let der = CertificateDer::from(cert.0.as_slice());
+        webpki::anchor_from_trusted_cert(&der).map_err(|e| {
+            InputError(format!("--ca-file {}: a certificate cannot be a trust anchor: {e:?}", path.display()))
+        })?;
+    }
+    Ok(certs)
+}

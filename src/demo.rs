@@ -1,0 +1,147 @@
+//! `kensa demo`: a handful of loopback endpoints with known postures, scanned end to end.
+//!
+//! Needs no network and no setup: a throwaway CA is made at start-up and trusted for the
+//! scan the way `--ca-file` would, each endpoint gets its own in-process rustls server, and
+//! host names are pinned to 127.0.0.1 the way `--resolve` would.
+
+use std::time::Duration;
+
+use rustls::version::{TLS12, TLS13};
+
+use crate::evidence::{AddressFamily, CertDer, ScanEvidence};
+use crate::i18n::{Lang, Text};
+use crate::probe::{scan, ScanRequest};
+use crate::profile::Profile;
+use crate::resolve::{Pin, ResolverSettings};
+use crate::testkit::{self_signed, spawn_tls_server, RunningServer, TestCa, Validity};
+use crate::verdict::{Assessment, ItemStatus};
+
+/// The item the demo endpoints exercise.
+pub const DEMO_ITEM: &str = "2-1.xii";
+
+/// One demo endpoint and what kensa is expected to conclude about it.
+pub struct DemoEndpoint {
+    pub host: &'static str,
+    pub description: Text,
+    pub expected: ItemStatus,
+}
+
+/// A demo run: the evidence, and the expectations to compare it with.
+pub struct DemoRun {
+    pub evidence: ScanEvidence,
+    pub endpoints: Vec<DemoEndpoint>,
+}
+
+/// Starts the demo servers, scans them, and stops them.
+pub async fn run(timeout: Duration) -> Result<DemoRun, String> {
+    let ca = TestCa::new("kensa demo CA").map_err(|e| e.to_string())?;
+    let both: &[&'static rustls::SupportedProtocolVersion] = &[&TLS13, &TLS12];
+    let e = |e: crate::testkit::PkiError| e.to_string();
+    let mut servers: Vec<(DemoEndpoint, RunningServer)> = Vec::new();
+    let mut add = |endpoint: DemoEndpoint, server: RunningServer| servers.push((endpoint, server));
+
+    add(
+        DemoEndpoint {
+            host: "patient.clinic.example",
+            description: Text::new(
+                "TLS 1.2 and 1.3, certificate from the (demo) CA",
+                "TLS 1.2/1.3、（デモ用）認証局発行の証明書",
+            ),
+            expected: ItemStatus::Compliant,
+        },
+        spawn_tls_server(ca.issue(&["patient.clinic.example"], Validity::CURRENT).map_err(e)?, both).await?,
+    );
+    add(
+        DemoEndpoint {
+            host: "api.clinic.example",
+            description: Text::new("TLS 1.2 only, valid certificate", "TLS 1.2のみ、有効な証明書"),
+            expected: ItemStatus::Compliant,
+        },
+        spawn_tls_server(ca.issue(&["api.clinic.example"], Validity::CURRENT).map_err(e)?, &[&TLS12]).await?,
+    );
+    add(
+        DemoEndpoint {
+            host: "expired.clinic.example",
+            description: Text::new("certificate expired ten days ago", "10日前に期限切れの証明書"),
+            expected: ItemStatus::NonCompliant,
+        },
+        spawn_tls_server(ca.issue(&["expired.clinic.example"], Validity::EXPIRED).map_err(e)?, both).await?,
+    );
+    add(
+        DemoEndpoint {
+            host: "selfsigned.clinic.example",
+            description: Text::new("self-signed certificate", "自己署名証明書"),
+            expected: ItemStatus::NonCompliant,
+        },
+        spawn_tls_server(self_signed(&["selfsigned.clinic.example"], Validity::CURRENT).map_err(e)?, both).await?,
+    );
+    add(
+        DemoEndpoint {
+            host: "mismatch.clinic.example",
+            description: Text::new("certificate issued for another name", "別の名前に発行された証明書"),
+            expected: ItemStatus::NonCompliant,
+        },
+        spawn_tls_server(ca.issue(&["www.other.example"], Validity::CURRENT).map_err(e)?, both).await?,
+    );
+
+    let mut targets = Vec::new();
+    let mut pins = Vec::new();
+    for (endpoint, server) in &servers {
+        let port = server.addr.port();
+        targets
+            .push(format!("{}:{port}", endpoint.host).parse().map_err(|e: crate::target::TargetError| e.to_string())?);
+        pins.push(format!("{}:{port}:{}", endpoint.host, server.addr.ip()).parse::<Pin>().map_err(|e| e.to_string())?);
+    }
+    let request = ScanRequest {
+        targets,
+        pins,
+        resolver: ResolverSettings { server: None, timeout, family: AddressFamily::Any },
+        timeout,
+        extra_roots: vec![CertDer(ca.certificate().to_vec())],
+    };
+    let evidence = scan(&request).await;
+    // Dropping the servers stops them.
+    let endpoints = servers.into_iter().map(|(endpoint, _server)| endpoint).collect();
+    Ok(DemoRun { evidence, endpoints })
+}
+
+/// Compares each demo endpoint's status for [`DEMO_ITEM`] with its expectation and renders
+/// the comparison. Returns the text and whether every expectation held.
+pub fn expectations(run: &DemoRun, profile: &Profile, assessment: &Assessment, lang: Lang) -> (String, bool) {
+    let mut out = String::new();
+    let mut all_held = true;
+    out.push_str(match lang {
+        Lang::En => "\n== Demo: expected vs measured (item 2-1.xii) ==\n",
+        Lang::Ja => "\n== デモ: 期待値と検査結果（項目 2-1.xii）==\n",
+    });
+    for endpoint in &run.endpoints {
+        let measured = run
+            .evidence
+            .targets
+            .iter()
+            .filter(|t| t.server_name.as_deref() == Some(endpoint.host))
+            .flat_map(|t| t.endpoints.iter())
+            .map(|e| assessment.item_status_for_endpoint(DEMO_ITEM, &e.label(), profile))
+            .next()
+            .flatten();
+        let held = measured == Some(endpoint.expected);
+        all_held &= held;
+        out.push_str(&format!(
+            "  {} {:<26} {:<28} {} {}, {} {}\n",
+            if held { "✔" } else { "✘" },
+            endpoint.host,
+            endpoint.description.get(lang),
+            match lang {
+                Lang::En => "expected",
+                Lang::Ja => "期待",
+            },
+            endpoint.expected.label(lang),
+            match lang {
+                Lang::En => "measured",
+                Lang::Ja => "結果",
+            },
+            measured.map(|s| s.label(lang)).unwrap_or("-"),
+        ));
+    }
+    (out, all_held)
+}

@@ -1,0 +1,416 @@
+//! Evidence: plain, serialisable records of what kensa offered and what came back.
+//!
+//! Probes write these and nothing else; checks read them and nothing else. Everything a
+//! check needs to reach its verdict again later — offline, on another machine — is here:
+//! raw certificate DER, the exact bytes sent and received by the hand-built hellos, the
+//! extra trust anchors of the run, and the time each endpoint was probed (so certificate
+//! validity is always judged at the moment of measurement, not at the moment of reading).
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+/// Version tag of the evidence format. Bump on any incompatible change.
+pub const EVIDENCE_SCHEMA: &str = "kensa.evidence/1";
+
+/// Seconds since the Unix epoch, UTC.
+pub type UnixSeconds = u64;
+
+/// Everything one `kensa scan` run measured.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ScanEvidence {
+    pub schema: String,
+    pub kensa_version: String,
+    pub started_at: UnixSeconds,
+    pub finished_at: UnixSeconds,
+    pub settings: ScanSettings,
+    /// Trust anchors added with `--ca-file`, so that trust can be re-judged from the record.
+    pub extra_roots: Vec<CertDer>,
+    pub targets: Vec<TargetEvidence>,
+}
+
+/// The options that shaped a run, recorded for the report and for reproducibility.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ScanSettings {
+    pub timeout_ms: u64,
+    pub address_family: AddressFamily,
+    /// `--resolver`, if one was given; otherwise the system configuration was used.
+    pub resolver: Option<String>,
+    /// `--resolve HOST:PORT:ADDR` pins as given.
+    pub pins: Vec<String>,
+}
+
+/// Which address families were probed (`-4`, `-6`, or both).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressFamily {
+    #[default]
+    Any,
+    V4,
+    V6,
+}
+
+impl AddressFamily {
+    /// Whether an address of this family is to be probed.
+    pub fn admits(self, ip: &IpAddr) -> bool {
+        match self {
+            AddressFamily::Any => true,
+            AddressFamily::V4 => ip.is_ipv4(),
+            AddressFamily::V6 => ip.is_ipv6(),
+        }
+    }
+}
+
+/// One target as the user wrote it, and the endpoints it expanded to.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TargetEvidence {
+    pub input: String,
+    /// Host name or IP literal.
+    pub host: String,
+    pub port: u16,
+    /// The name sent as SNI and matched against the certificate; `None` for IP literals.
+    pub server_name: Option<String>,
+    pub resolution: ResolutionEvidence,
+    pub endpoints: Vec<EndpointEvidence>,
+}
+
+/// How a target's addresses were found.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ResolutionEvidence {
+    pub source: ResolutionSource,
+    pub addresses: Vec<IpAddr>,
+    /// Set when resolution failed or found no address of the admitted families.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionSource {
+    /// The target was an IP address.
+    Literal,
+    /// `--resolve` pinned the address.
+    Pinned,
+    /// Looked up with DNS (A and AAAA).
+    Dns,
+}
+
+/// One address of one target, and every handshake attempted against it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EndpointEvidence {
+    pub address: SocketAddr,
+    pub server_name: Option<String>,
+    /// When the probes of this endpoint started; the instant certificates are judged at.
+    pub probed_at: UnixSeconds,
+    /// Handshakes completed with rustls: TLS 1.3, then TLS 1.2.
+    pub modern: Vec<ModernAttempt>,
+    /// Hand-built hellos: SSLv2, SSLv3, TLS 1.0, TLS 1.1.
+    pub legacy: Vec<LegacyAttempt>,
+}
+
+impl EndpointEvidence {
+    /// A display label such as `example.jp [192.0.2.1]:443`.
+    pub fn label(&self) -> String {
+        match &self.server_name {
+            Some(name) => format!("{name} [{}]:{}", self.address.ip(), self.address.port()),
+            None => self.address.to_string(),
+        }
+    }
+
+    /// The attempt with a given modern version, if it was made.
+    pub fn modern_attempt(&self, version: TlsVersion) -> Option<&ModernAttempt> {
+        self.modern.iter().find(|a| a.version == version)
+    }
+
+    /// The attempt with a given legacy version, if it was made.
+    pub fn legacy_attempt(&self, version: TlsVersion) -> Option<&LegacyAttempt> {
+        self.legacy.iter().find(|a| a.version == version)
+    }
+
+    /// The certificate chain the endpoint serves, from the newest protocol that delivered
+    /// one: TLS 1.3, then TLS 1.2, then a legacy ServerHello's plaintext Certificate.
+    pub fn served_chain(&self) -> Option<ServedChain<'_>> {
+        for version in [TlsVersion::Tls13, TlsVersion::Tls12] {
+            if let Some(session) = self.modern_attempt(version).and_then(|a| a.session.as_ref()) {
+                if !session.chain.is_empty() {
+                    return Some(ServedChain { version, certificates: &session.chain });
+                }
+            }
+        }
+        for attempt in self.legacy.iter().rev() {
+            for exchange in &attempt.exchanges {
+                if let HelloReply::ServerHello { chain, .. } = &exchange.reply {
+                    if !chain.is_empty() {
+                        return Some(ServedChain { version: attempt.version, certificates: chain });
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A chain as served, leaf first, and the protocol version it was captured with.
+#[derive(Clone, Copy, Debug)]
+pub struct ServedChain<'a> {
+    pub version: TlsVersion,
+    pub certificates: &'a [CertDer],
+}
+
+/// Protocol versions kensa knows about.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TlsVersion {
+    #[serde(rename = "SSLv2")]
+    Ssl2,
+    #[serde(rename = "SSLv3")]
+    Ssl3,
+    #[serde(rename = "TLSv1.0")]
+    Tls10,
+    #[serde(rename = "TLSv1.1")]
+    Tls11,
+    #[serde(rename = "TLSv1.2")]
+    Tls12,
+    #[serde(rename = "TLSv1.3")]
+    Tls13,
+}
+
+impl TlsVersion {
+    /// The versions probed with hand-built hellos, oldest first.
+    pub const LEGACY: [TlsVersion; 4] = [TlsVersion::Ssl2, TlsVersion::Ssl3, TlsVersion::Tls10, TlsVersion::Tls11];
+    /// The versions probed with rustls, newest first.
+    pub const MODERN: [TlsVersion; 2] = [TlsVersion::Tls13, TlsVersion::Tls12];
+
+    /// The on-the-wire version number (SSLv2 uses 0x0002).
+    pub fn wire(self) -> u16 {
+        match self {
+            TlsVersion::Ssl2 => 0x0002,
+            TlsVersion::Ssl3 => 0x0300,
+            TlsVersion::Tls10 => 0x0301,
+            TlsVersion::Tls11 => 0x0302,
+            TlsVersion::Tls12 => 0x0303,
+            TlsVersion::Tls13 => 0x0304,
+        }
+    }
+
+    /// The version with this wire number, if kensa knows it.
+    pub fn from_wire(wire: u16) -> Option<TlsVersion> {
+        [TlsVersion::Ssl2, TlsVersion::Ssl3, TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12, TlsVersion::Tls13]
+            .into_iter()
+            .find(|v| v.wire() == wire)
+    }
+
+    /// Human name: `SSLv3`, `TLS 1.2`…
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsVersion::Ssl2 => "SSLv2",
+            TlsVersion::Ssl3 => "SSLv3",
+            TlsVersion::Tls10 => "TLS 1.0",
+            TlsVersion::Tls11 => "TLS 1.1",
+            TlsVersion::Tls12 => "TLS 1.2",
+            TlsVersion::Tls13 => "TLS 1.3",
+        }
+    }
+}
+
+/// A handshake attempted with rustls for one version only.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ModernAttempt {
+    pub version: TlsVersion,
+    pub elapsed_ms: u64,
+    pub outcome: Outcome,
+    /// Set when the handshake completed.
+    pub session: Option<NegotiatedSession>,
+}
+
+/// What a completed rustls handshake negotiated.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NegotiatedSession {
+    pub cipher_suite: u16,
+    pub cipher_suite_name: String,
+    pub key_exchange_group: Option<String>,
+    pub alpn: Option<String>,
+    /// The chain as the server sent it, leaf first.
+    pub chain: Vec<CertDer>,
+    /// A stapled OCSP response, if the server sent one.
+    pub ocsp_response: Option<Bytes>,
+    /// Why the server's handshake signature did not verify with the served key, if it did
+    /// not. kensa completes the handshake anyway (it sends no data), so that a weak or
+    /// broken certificate is still recorded and judged.
+    pub handshake_signature_error: Option<String>,
+}
+
+/// How one attempt ended, in terms a check can interpret.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The server agreed to the offered version (a complete handshake for rustls attempts,
+    /// a ServerHello for hand-built hellos).
+    Accepted,
+    /// The server answered with a TLS alert.
+    Alert { description: u8, name: String },
+    /// The server answered with a ServerHello for another version than the one offered.
+    OtherVersion { version: u16 },
+    /// The server answered in TLS, but no agreement was possible for this version (for
+    /// example it chose a version or parameter that was not offered).
+    Incompatible { reason: String },
+    /// The server closed the connection without a reply.
+    Closed,
+    /// The connection was reset.
+    Reset,
+    /// No complete answer before the deadline.
+    Timeout,
+    /// The TCP connection could not be opened.
+    ConnectFailed { reason: String },
+    /// The reply was not valid TLS (or not what the protocol allows at this point).
+    Malformed { reason: String },
+    /// The handshake failed on the client side for a reason not listed above.
+    Error { reason: String },
+    /// Not attempted; the reason says why (for example an unresponsive endpoint).
+    Skipped { reason: String },
+}
+
+impl Outcome {
+    /// Whether the peer answered with something recognisably TLS (a hello or an alert).
+    pub fn is_tls_answer(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Accepted | Outcome::Alert { .. } | Outcome::OtherVersion { .. } | Outcome::Incompatible { .. }
+        )
+    }
+
+    /// Whether nothing at all came back in time, the sign of a tarpit or a dead host.
+    pub fn is_unresponsive(&self) -> bool {
+        matches!(self, Outcome::Timeout | Outcome::ConnectFailed { .. })
+    }
+}
+
+/// One legacy version probed with hand-built hellos, possibly over several bundles of suites.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LegacyAttempt {
+    pub version: TlsVersion,
+    /// Overall result for this version.
+    pub outcome: Outcome,
+    /// Each hello sent and its reply, in order.
+    pub exchanges: Vec<HelloExchange>,
+}
+
+/// One hand-built hello on its own connection, and the reply.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HelloExchange {
+    pub offered_suites: Vec<u16>,
+    /// The bytes sent.
+    pub sent: Bytes,
+    /// The bytes received (capped; see [`HelloExchange::received_truncated`]).
+    pub received: Bytes,
+    #[serde(default)]
+    pub received_truncated: bool,
+    pub elapsed_ms: u64,
+    pub reply: HelloReply,
+}
+
+/// The parsed reply to a hand-built hello.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HelloReply {
+    /// A ServerHello (SSLv3/TLS) or SERVER-HELLO (SSLv2). `chain` holds any certificates
+    /// that followed in plaintext, leaf first.
+    ServerHello {
+        version: u16,
+        cipher_suite: u16,
+        chain: Vec<CertDer>,
+    },
+    Alert {
+        level: u8,
+        description: u8,
+    },
+    Closed,
+    Reset,
+    Timeout,
+    ConnectFailed {
+        reason: String,
+    },
+    Malformed {
+        reason: String,
+    },
+}
+
+/// A DER certificate, serialised as base64.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertDer(pub Vec<u8>);
+
+/// Arbitrary bytes, serialised as lowercase hex.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Serialize for CertDer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for CertDer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD.decode(text.as_bytes()).map(CertDer).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        hex::decode(text.as_bytes()).map(Bytes).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The current time as [`UnixSeconds`].
+pub fn now_unix() -> UnixSeconds {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The RFC name of a TLS alert description (RFC 8446 §6, RFC 5246 §7.2).
+pub fn alert_name(description: u8) -> &'static str {
+    match description {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        21 => "decryption_failed",
+        22 => "record_overflow",
+        30 => "decompression_failure",
+        40 => "handshake_failure",
+        41 => "no_certificate",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        60 => "export_restriction",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        111 => "certificate_unobtainable",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        114 => "bad_certificate_hash_value",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => "unknown_alert",
+    }
+}

@@ -1,0 +1,24 @@
+//! kensa (検査) checks an online-medical-care system's network posture against the MHLW
+//! guideline 「オンライン診療の適切な実施に関する指針」 V.2.(5) and reports item by item.
+//!
+//! Data flows one way: [`target`] → [`resolve`] → [`probe`] (network I/O only) →
+//! [`evidence`] (plain data) → [`checks`] (pure functions of evidence) → [`profile`] items
+//! → [`verdict`] → [`report`]. See ARCHITECTURE.md for the map.
+
+#![forbid(unsafe_code)]
+
+pub mod certificate;
+pub mod checks;
+pub mod cli;
+pub mod demo;
+pub mod evidence;
+pub mod i18n;
+pub mod probe;
+pub mod profile;
+pub mod report;
+pub mod resolve;
+pub mod target;
+pub mod testkit;
+pub mod trust;
+pub mod verdict;
+pub mod wire;

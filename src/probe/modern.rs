@@ -1,0 +1,203 @@
+//! TLS 1.3 and TLS 1.2 handshakes with rustls, one version per connection.
+//!
+//! The verifier here records instead of judging: it keeps the chain and any stapled OCSP
+//! response, checks the handshake signature but only notes a failure, and lets the
+//! handshake finish. Trust is judged later, from the recorded chain, by `trust`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, Error as TlsError, PeerIncompatible, SignatureScheme};
+use tokio_rustls::TlsConnector;
+
+use super::net::{connect, elapsed_ms, io_outcome};
+use crate::evidence::{Bytes, CertDer, ModernAttempt, NegotiatedSession, Outcome, TlsVersion};
+
+/// ALPN protocols offered, as a browser would for a web or WebSocket endpoint.
+const OFFERED_ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+/// The ring provider kensa uses everywhere.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Attempts a handshake offering only `version` (TLS 1.2 or 1.3).
+pub async fn probe_modern_version(
+    addr: SocketAddr,
+    server_name: Option<&str>,
+    version: TlsVersion,
+    timeout: Duration,
+) -> ModernAttempt {
+    let start = Instant::now();
+    let (outcome, session) = attempt(addr, server_name, version, timeout).await;
+    ModernAttempt { version, elapsed_ms: elapsed_ms(start), outcome, session }
+}
+
+async fn attempt(
+    addr: SocketAddr,
+    server_name: Option<&str>,
+    version: TlsVersion,
+    timeout: Duration,
+) -> (Outcome, Option<NegotiatedSession>) {
+    let protocol = match version {
+        TlsVersion::Tls13 => &rustls::version::TLS13,
+        TlsVersion::Tls12 => &rustls::version::TLS12,
+        other => {
+            return (Outcome::Error { reason: format!("{} is not probed with rustls", other.name()) }, None);
+        }
+    };
+    let provider = provider();
+    let recorder = Arc::new(RecordingVerifier::new(provider.signature_verification_algorithms));
+    let mut config = match ClientConfig::builder_with_provider(provider).with_protocol_versions(&[protocol]) {
+        Ok(builder) => builder.dangerous().with_custom_certificate_verifier(recorder.clone()).with_no_client_auth(),
+        Err(e) => return (Outcome::Error { reason: e.to_string() }, None),
+    };
+    config.alpn_protocols = OFFERED_ALPN.iter().map(|p| p.to_vec()).collect();
+    // Each attempt must stand alone: no resumption across probes.
+    config.resumption = rustls::client::Resumption::disabled();
+
+    let name = match server_name {
+        Some(name) => match ServerName::try_from(name.to_string()) {
+            Ok(name) => name,
+            Err(e) => return (Outcome::Error { reason: format!("invalid server name: {e}") }, None),
+        },
+        None => ServerName::IpAddress(addr.ip().into()),
+    };
+
+    let tcp = match connect(addr, timeout).await {
+        Ok(tcp) => tcp,
+        Err(outcome) => return (outcome, None),
+    };
+    let connector = TlsConnector::from(Arc::new(config));
+    let handshake = tokio::time::timeout(timeout, connector.connect(name, tcp)).await;
+    match handshake {
+        Err(_) => (Outcome::Timeout, None),
+        Ok(Err(e)) => (classify_failure(&e, version), None),
+        Ok(Ok(stream)) => {
+            let (_, connection) = stream.get_ref();
+            let recorded = recorder.take();
+            let chain = match connection.peer_certificates() {
+                Some(certs) => certs.iter().map(|c| CertDer(c.to_vec())).collect(),
+                None => recorded.chain,
+            };
+            let suite = connection.negotiated_cipher_suite();
+            let session = NegotiatedSession {
+                cipher_suite: suite.map(|s| u16::from(s.suite())).unwrap_or(0),
+                cipher_suite_name: suite
+                    .and_then(|s| s.suite().as_str())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| "unknown".to_string()),
+                key_exchange_group: connection.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name())),
+                alpn: connection.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+                chain,
+                ocsp_response: recorded.ocsp.filter(|o| !o.is_empty()).map(Bytes),
+                handshake_signature_error: recorded.signature_error,
+            };
+            (Outcome::Accepted, Some(session))
+        }
+    }
+}
+
+/// Names a failed handshake in evidence terms.
+fn classify_failure(e: &std::io::Error, version: TlsVersion) -> Outcome {
+    let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<TlsError>()) else {
+        return io_outcome(e);
+    };
+    match tls {
+        TlsError::AlertReceived(alert) => {
+            let description = u8::from(*alert);
+            Outcome::Alert { description, name: crate::evidence::alert_name(description).to_string() }
+        }
+        TlsError::PeerIncompatible(PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig) => {
+            let other = if version == TlsVersion::Tls13 { TlsVersion::Tls12 } else { TlsVersion::Tls13 };
+            Outcome::OtherVersion { version: other.wire() }
+        }
+        TlsError::PeerIncompatible(PeerIncompatible::ServerDoesNotSupportTls12Or13) => {
+            Outcome::Incompatible { reason: "the server chose a version older than TLS 1.2".to_string() }
+        }
+        TlsError::PeerIncompatible(other) => Outcome::Incompatible { reason: format!("{other:?}") },
+        TlsError::InvalidMessage(_) | TlsError::PeerMisbehaved(_) | TlsError::InappropriateMessage { .. } => {
+            Outcome::Malformed { reason: tls.to_string() }
+        }
+        other => Outcome::Error { reason: other.to_string() },
+    }
+}
+
+#[derive(Default)]
+struct Recorded {
+    chain: Vec<CertDer>,
+    ocsp: Option<Vec<u8>>,
+    signature_error: Option<String>,
+}
+
+/// Captures what the server presents and never rejects it.
+#[derive(Debug)]
+struct RecordingVerifier {
+    algorithms: WebPkiSupportedAlgorithms,
+    recorded: Mutex<(Vec<CertDer>, Option<Vec<u8>>, Option<String>)>,
+}
+
+impl RecordingVerifier {
+    fn new(algorithms: WebPkiSupportedAlgorithms) -> Self {
+        RecordingVerifier { algorithms, recorded: Mutex::new((Vec::new(), None, None)) }
+    }
+
+    fn take(&self) -> Recorded {
+        let mut guard = self.recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (chain, ocsp, signature_error) = std::mem::take(&mut *guard);
+        Recorded { chain, ocsp, signature_error }
+    }
+
+    fn note_signature(
+        &self,
+        result: Result<HandshakeSignatureValid, TlsError>,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        if let Err(e) = result {
+            let mut guard = self.recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            guard.2 = Some(e.to_string());
+        }
+        Ok(HandshakeSignatureValid::assertion())
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, TlsError> {
+        let mut guard = self.recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.0 = std::iter::once(end_entity).chain(intermediates).map(|c| CertDer(c.to_vec())).collect();
+        guard.1 = Some(ocsp_response.to_vec());
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.note_signature(rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.note_signature(rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms))
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}

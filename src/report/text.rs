@@ -1,0 +1,258 @@
+//! The terminal report: endpoints with their protocol and certificate facts, then every
+//! item with its status and a one-line reason, then a summary.
+
+use std::fmt::Write;
+
+use super::{EndpointFacts, Report};
+use crate::certificate::format_time;
+use crate::checks::{CheckStatus, Support};
+use crate::i18n::Lang;
+use crate::trust::{TrustStore, TrustVerdict};
+use crate::verdict::ItemStatus;
+
+/// Picks the English or Japanese form of a label.
+fn tr(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::Ja => ja,
+    }
+}
+
+/// Renders the report for a terminal.
+pub fn render(report: &Report<'_>) -> String {
+    let lang = report.lang;
+    let mut out = String::new();
+    let profile = report.profile;
+    let title = match lang {
+        Lang::En => &profile.meta.title_en,
+        Lang::Ja => &profile.meta.title_ja,
+    };
+    let _ = writeln!(out, "kensa {} — {}", env!("CARGO_PKG_VERSION"), title);
+    let _ = writeln!(
+        out,
+        "{}: {} ({}, {} {})",
+        tr(lang, "Profile", "プロファイル"),
+        profile.meta.id,
+        profile.meta.revision,
+        tr(lang, "data version", "データ版"),
+        profile.meta.data_version
+    );
+    let endpoints = report.endpoint_facts();
+    let _ = writeln!(
+        out,
+        "{}: {} → {}  ({} {}, {} {})",
+        tr(lang, "Scan", "検査"),
+        format_time(i64::try_from(report.evidence.started_at).unwrap_or(0)),
+        format_time(i64::try_from(report.evidence.finished_at).unwrap_or(0)),
+        report.evidence.targets.len(),
+        tr(lang, "targets", "対象"),
+        endpoints.len(),
+        tr(lang, "endpoints", "エンドポイント"),
+    );
+
+    let _ = writeln!(out, "\n== {} ==", tr(lang, "Endpoints", "エンドポイント"));
+    for target in report.evidence.targets.iter().filter(|t| t.endpoints.is_empty()) {
+        let why = target.resolution.error.as_deref().unwrap_or("no address");
+        let _ = writeln!(out, "\n{}\n  ! {}: {why}", target.input, tr(lang, "not probed", "検査できず"));
+    }
+    for facts in &endpoints {
+        render_endpoint(&mut out, report, facts);
+    }
+
+    let _ = writeln!(out, "\n== {} ==", tr(lang, "Guideline items", "指針の項目"));
+    let mut section = "";
+    for item in &profile.items {
+        let Some(verdict) = report.assessment.item(&item.id) else { continue };
+        if item.section != section {
+            section = &item.section;
+            if let Some(s) = profile.sections.iter().find(|s| s.id == item.section) {
+                let _ = writeln!(out, "\n{}", if lang == Lang::Ja { &s.title_ja } else { &s.title_en });
+            }
+        }
+        let obligation = match lang {
+            Lang::En => item.obligation.label_en(),
+            Lang::Ja => item.obligation.label_ja(),
+        };
+        let star = if item.starred { "(＊)" } else { "   " };
+        let _ = writeln!(
+            out,
+            "  {:<9} {:<11} {star} {} {}",
+            item.id,
+            obligation,
+            status_mark(verdict.status),
+            verdict.status.label(lang),
+        );
+        let summary = match lang {
+            Lang::En => item.gloss_en.as_str(),
+            Lang::Ja => item.quote_ja.as_str(),
+        };
+        let _ = writeln!(out, "            {}", shorten(summary, 72));
+        if matches!(item.evidence, crate::profile::EvidenceKind::Probe | crate::profile::EvidenceKind::Signal)
+            || verdict.status != ItemStatus::DeclarationNeeded
+        {
+            let _ = writeln!(out, "            → {}", verdict.reason.get(lang));
+        }
+        if matches!(verdict.status, ItemStatus::NonCompliant | ItemStatus::NeedsReview) {
+            let remediation = match lang {
+                Lang::En => item.remediation_en.as_deref(),
+                Lang::Ja => item.remediation_ja.as_deref(),
+            };
+            if let Some(remediation) = remediation {
+                let _ = writeln!(out, "            {}: {}", tr(lang, "Remedy", "対処"), remediation);
+            }
+        }
+    }
+
+    let _ = writeln!(out, "\n== {} ==", tr(lang, "Summary", "まとめ"));
+    let counts: Vec<String> =
+        report.assessment.counts().into_iter().map(|(status, n)| format!("{} {n}", status.label(lang))).collect();
+    let _ = writeln!(out, "{}", counts.join(" · "));
+    let code = report.assessment.exit_code();
+    let meaning = match code {
+        0 => tr(lang, "every probed item is compliant", "検査した項目はすべて適合"),
+        1 => tr(lang, "at least one item is non-compliant", "不適合の項目がある"),
+        _ => tr(
+            lang,
+            "nothing non-compliant, but something could not be determined",
+            "不適合はないが判定不能な項目がある",
+        ),
+    };
+    let _ = writeln!(out, "{}: {code} ({meaning})", tr(lang, "Exit code", "終了コード"));
+    out
+}
+
+fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts) {
+    let lang = report.lang;
+    let _ = writeln!(out, "\n{}", facts.endpoint);
+    let protocols: Vec<String> = facts
+        .protocols
+        .iter()
+        .map(|p| {
+            let word = match p.support {
+                Support::Accepted => tr(lang, "yes", "可"),
+                Support::Refused(_) => tr(lang, "no", "不可"),
+                Support::Unknown(_) => "?",
+            };
+            format!("{} {word}", p.version.name())
+        })
+        .collect();
+    let _ = writeln!(out, "  {:<12} {}", tr(lang, "Protocols", "プロトコル"), protocols.join(" · "));
+    for n in &facts.negotiated {
+        let mut line = format!("{} {}", n.version.name(), n.cipher_suite);
+        if let Some(group) = &n.key_exchange_group {
+            let _ = write!(line, " {group}");
+        }
+        if let Some(alpn) = &n.alpn {
+            let _ = write!(line, ", ALPN {alpn}");
+        }
+        let _ = writeln!(out, "  {:<12} {line}", tr(lang, "Negotiated", "ネゴシエーション"));
+    }
+    match &facts.certificate {
+        None => {
+            let _ = writeln!(
+                out,
+                "  {:<12} {}",
+                tr(lang, "Certificate", "証明書"),
+                tr(lang, "none captured", "取得できず")
+            );
+        }
+        Some(cert) => {
+            match &cert.leaf {
+                Some(leaf) => {
+                    let _ = writeln!(out, "  {:<12} {}", tr(lang, "Certificate", "証明書"), leaf.subject);
+                    let _ = writeln!(out, "  {:<12} {}", tr(lang, "Issuer", "発行者"), leaf.issuer);
+                    let names: Vec<String> = leaf
+                        .dns_names
+                        .iter()
+                        .cloned()
+                        .chain(leaf.ip_addresses.iter().map(|ip| ip.to_string()))
+                        .collect();
+                    let _ = writeln!(out, "  {:<12} {}", tr(lang, "Names", "名前"), names.join(", "));
+                    let days = cert.days_remaining.unwrap_or(0);
+                    let _ = writeln!(
+                        out,
+                        "  {:<12} {} → {} ({})",
+                        tr(lang, "Validity", "有効期間"),
+                        format_time(leaf.not_before),
+                        format_time(leaf.not_after),
+                        match lang {
+                            Lang::En => format!("{days} days left"),
+                            Lang::Ja => format!("残り{days}日"),
+                        }
+                    );
+                    let _ = writeln!(
+                        out,
+                        "  {:<12} {}, {}",
+                        tr(lang, "Key / sig.", "鍵・署名"),
+                        leaf.key.label(),
+                        leaf.signature_algorithm
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "  {:<12} {}",
+                        tr(lang, "Certificate", "証明書"),
+                        cert.leaf_error.as_deref().unwrap_or("unreadable")
+                    );
+                }
+            }
+            let trust = match &cert.trust {
+                TrustVerdict::Trusted { store: TrustStore::Mozilla } => {
+                    tr(lang, "trusted (Mozilla root program)", "信頼済み（Mozillaルートプログラム）").to_string()
+                }
+                TrustVerdict::Trusted { store: TrustStore::CaFile } => {
+                    tr(lang, "trusted (--ca-file root)", "信頼済み（--ca-fileのルート）").to_string()
+                }
+                TrustVerdict::NotTrusted { reason, .. } => match lang {
+                    Lang::En => format!("NOT trusted: {}", reason.describe_en()),
+                    Lang::Ja => format!("信頼できない: {}", reason.describe_ja()),
+                },
+            };
+            let _ = writeln!(
+                out,
+                "  {:<12} {trust} [{} {}]",
+                tr(lang, "Trust", "信頼性"),
+                cert.chain_length,
+                tr(lang, "cert(s) served", "枚を提示")
+            );
+        }
+    }
+    for finding in report.assessment.findings.iter().filter(|f| f.endpoint == facts.endpoint) {
+        if matches!(finding.status, CheckStatus::Pass) {
+            continue;
+        }
+        let _ =
+            writeln!(out, "  {} {:<20} {}", check_mark(finding.status), finding.check_id, finding.message.get(lang));
+    }
+}
+
+fn status_mark(status: ItemStatus) -> &'static str {
+    match status {
+        ItemStatus::Compliant => "✔",
+        ItemStatus::NonCompliant => "✘",
+        ItemStatus::NeedsReview => "△",
+        ItemStatus::Indeterminate => "?",
+        ItemStatus::DeclarationNeeded => "…",
+        ItemStatus::NotApplicable => "-",
+    }
+}
+
+fn check_mark(status: CheckStatus) -> &'static str {
+    match status {
+        CheckStatus::Pass => "✔",
+        CheckStatus::Info => "i",
+        CheckStatus::Warn => "△",
+        CheckStatus::Indeterminate => "?",
+        CheckStatus::Fail => "✘",
+    }
+}
+
+fn shorten(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}

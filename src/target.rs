@@ -1,0 +1,221 @@
+//! Targets as users write them: `host`, `host:port`, `https://host[:port][/path]`,
+//! `wss://host[:port]/…`, an IPv4 address, `[IPv6]` or `[IPv6]:port`.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+
+/// The port used when a target names none.
+pub const DEFAULT_PORT: u16 = 443;
+
+/// A parsed scan target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The text the user gave, for the report.
+    pub input: String,
+    pub host: Host,
+    pub port: u16,
+}
+
+/// The host part of a target.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// A DNS name, lower-cased, without a trailing dot.
+    Name(String),
+    Ip(IpAddr),
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Name(name) => f.write_str(name),
+            Host::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
+            Host::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+impl Target {
+    /// The name to send as SNI and to match certificates against; none for IP literals.
+    pub fn server_name(&self) -> Option<&str> {
+        match &self.host {
+            Host::Name(name) => Some(name),
+            Host::Ip(_) => None,
+        }
+    }
+}
+
+/// Why a target could not be parsed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid target {input:?}: {reason}")]
+pub struct TargetError {
+    pub input: String,
+    pub reason: String,
+}
+
+impl std::str::FromStr for Target {
+    type Err = TargetError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        parse(input)
+    }
+}
+
+fn parse(input: &str) -> Result<Target, TargetError> {
+    let fail = |reason: &str| TargetError { input: input.to_string(), reason: reason.to_string() };
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(fail("empty target"));
+    }
+    let authority = match trimmed.split_once("://") {
+        Some((scheme, rest)) => {
+            let scheme = scheme.to_ascii_lowercase();
+            if !matches!(scheme.as_str(), "https" | "wss") {
+                return Err(fail("only https:// and wss:// URLs are scanned (TLS endpoints)"));
+            }
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let authority = &rest[..end];
+            if authority.contains('@') {
+                return Err(fail("user information in URLs is not supported"));
+            }
+            authority
+        }
+        None => {
+            if trimmed.contains(['/', '?', '#']) {
+                return Err(fail("a path needs a scheme, as in https://host/path"));
+            }
+            trimmed
+        }
+    };
+    let (host_text, port) = split_host_port(authority).map_err(|r| fail(&r))?;
+    let host = parse_host(host_text).map_err(|r| fail(&r))?;
+    Ok(Target { input: input.to_string(), host, port: port.unwrap_or(DEFAULT_PORT) })
+}
+
+/// Splits `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address.
+fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), String> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']').ok_or("unclosed '[' in IPv6 address")?;
+        if inside.parse::<Ipv6Addr>().is_err() {
+            return Err(format!("{inside:?} is not an IPv6 address"));
+        }
+        return match after {
+            "" => Ok((inside, None)),
+            _ => match after.strip_prefix(':') {
+                Some(port) => Ok((inside, Some(parse_port(port)?))),
+                None => Err("unexpected text after ']'".to_string()),
+            },
+        };
+    }
+    if authority.parse::<Ipv6Addr>().is_ok() {
+        return Ok((authority, None));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => {
+            if host.contains(':') {
+                return Err("an IPv6 address with a port must be written [address]:port".to_string());
+            }
+            Ok((host, Some(parse_port(port)?)))
+        }
+        None => Ok((authority, None)),
+    }
+}
+
+fn parse_port(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(0) => Err("port 0 is not a valid port".to_string()),
+        Ok(port) => Ok(port),
+        Err(_) => Err(format!("{text:?} is not a port number (1-65535)")),
+    }
+}
+
+/// Parses an IP literal or a DNS name (LDH labels, IDNs in A-label form).
+pub(crate) fn parse_host(text: &str) -> Result<Host, String> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(Host::Ip(ip));
+    }
+    let name = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
+    if name.is_empty() {
+        return Err("empty host name".to_string());
+    }
+    if !name.is_ascii() {
+        return Err("non-ASCII host names must be given in A-label (xn--) form".to_string());
+    }
+    if name.len() > 253 {
+        return Err("host name longer than 253 characters".to_string());
+    }
+    for label in name.split('.') {
+        let valid = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(format!("{label:?} is not a valid DNS label"));
+        }
+    }
+    if name.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!("{text:?} is neither an IPv4 address nor a host name"));
+    }
+    Ok(Host::Name(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(input: &str) -> (String, u16) {
+        let t: Target = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
+        (t.host.to_string(), t.port)
+    }
+
+    #[test]
+    fn accepted_forms() {
+        assert_eq!(ok("example.jp"), ("example.jp".into(), 443));
+        assert_eq!(ok("Example.JP."), ("example.jp".into(), 443));
+        assert_eq!(ok("example.jp:8443"), ("example.jp".into(), 8443));
+        assert_eq!(ok("https://api.example.jp"), ("api.example.jp".into(), 443));
+        assert_eq!(ok("https://api.example.jp:9443/v1/x?y=1"), ("api.example.jp".into(), 9443));
+        assert_eq!(ok("wss://ws.example.jp/signal"), ("ws.example.jp".into(), 443));
+        assert_eq!(ok("192.0.2.7"), ("192.0.2.7".into(), 443));
+        assert_eq!(ok("192.0.2.7:5349"), ("192.0.2.7".into(), 5349));
+        assert_eq!(ok("[2001:db8::1]:8443"), ("[2001:db8::1]".into(), 8443));
+        assert_eq!(ok("[::1]"), ("[::1]".into(), 443));
+        assert_eq!(ok("2001:db8::1"), ("[2001:db8::1]".into(), 443));
+        assert_eq!(ok("https://[::1]:4433/"), ("[::1]".into(), 4433));
+        assert_eq!(ok("xn--eckwd4c7c.xn--zckzah"), ("xn--eckwd4c7c.xn--zckzah".into(), 443));
+    }
+
+    #[test]
+    fn ip_targets_have_no_server_name() {
+        let t: Target = "127.0.0.1:443".parse().unwrap();
+        assert_eq!(t.server_name(), None);
+        let t: Target = "a.example".parse().unwrap();
+        assert_eq!(t.server_name(), Some("a.example"));
+    }
+
+    #[test]
+    fn rejected_forms() {
+        for bad in [
+            "",
+            "  ",
+            "http://example.jp",
+            "ftp://example.jp",
+            "example.jp:0",
+            "example.jp:65536",
+            "example.jp:https",
+            "[::1",
+            "[not-v6]:443",
+            "[::1]x",
+            "2001:db8::1:443:",
+            "-bad.example",
+            "bad..example",
+            "exa mple.jp",
+            "例え.jp",
+            "example.jp/path",
+            "https://user@example.jp",
+            "999.1.1.1",
+        ] {
+            assert!(bad.parse::<Target>().is_err(), "{bad:?} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! In-process servers and a throwaway PKI, for `kensa demo` and for the tests.
+//!
+//! Everything here listens on 127.0.0.1 only, on a port the OS picks, and stops when its
+//! handle is dropped.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, SupportedProtocolVersion};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::probe::modern::provider;
+
+/// A certificate authority made on the spot.
+pub struct TestCa {
+    issuer: Issuer<'static, KeyPair>,
+    der: CertificateDer<'static>,
+}
+
+/// A served chain and its private key.
+pub struct Identity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+/// When a certificate is valid, relative to now.
+#[derive(Clone, Copy, Debug)]
+pub struct Validity {
+    /// Days from now to notBefore (negative: in the past).
+    pub from_days: i64,
+    /// Days from now to notAfter.
+    pub until_days: i64,
+}
+
+impl Validity {
+    /// Valid from yesterday for 90 days, like a typical ACME certificate.
+    pub const CURRENT: Validity = Validity { from_days: -1, until_days: 89 };
+    /// Expired ten days ago.
+    pub const EXPIRED: Validity = Validity { from_days: -100, until_days: -10 };
+}
+
+fn set_validity(params: &mut CertificateParams, validity: Validity) {
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now + time::Duration::days(validity.from_days);
+    params.not_after = now + time::Duration::days(validity.until_days);
+}
+
+/// Errors from building test certificates.
+#[derive(Debug, thiserror::Error)]
+#[error("test PKI: {0}")]
+pub struct PkiError(String);
+
+impl From<rcgen::Error> for PkiError {
+    fn from(e: rcgen::Error) -> Self {
+        PkiError(e.to_string())
+    }
+}
+
+impl TestCa {
+    /// A new root CA with an ECDSA P-256 key.
+    pub fn new(common_name: &str) -> Result<TestCa, PkiError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, common_name);
+        params.distinguished_name.push(DnType::OrganizationName, "kensa test PKI");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        set_validity(&mut params, Validity { from_days: -30, until_days: 3650 });
+        let key = KeyPair::generate()?;
+        let cert = params.self_signed(&key)?;
+        Ok(TestCa { der: cert.der().clone(), issuer: Issuer::new(params, key) })
+    }
+
+    /// The CA certificate, to trust it (`--ca-file` equivalent).
+    pub fn certificate(&self) -> &CertificateDer<'static> {
+        &self.der
+    }
+
+    /// The CA certificate as PEM.
+    pub fn certificate_pem(&self) -> String {
+        pem_encode(&self.der)
+    }
+
+    /// A server certificate for `names` (DNS names or IP addresses) signed by this CA,
+    /// served as leaf + CA.
+    pub fn issue(&self, names: &[&str], validity: Validity) -> Result<Identity, PkiError> {
+        let (params, key) = leaf_params(names, validity)?;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(Identity { chain: vec![cert.der().clone(), self.der.clone()], key: private_key(&key) })
+    }
+}
+
+/// A self-signed server certificate for `names`.
+pub fn self_signed(names: &[&str], validity: Validity) -> Result<Identity, PkiError> {
+    let (params, key) = leaf_params(names, validity)?;
+    let cert = params.self_signed(&key)?;
+    Ok(Identity { chain: vec![cert.der().clone()], key: private_key(&key) })
+}
+
+fn leaf_params(names: &[&str], validity: Validity) -> Result<(CertificateParams, KeyPair), PkiError> {
+    let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
+    if let Some(first) = names.first() {
+        params.distinguished_name.push(DnType::CommonName, *first);
+    }
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    set_validity(&mut params, validity);
+    Ok((params, KeyPair::generate()?))
+}
+
+fn private_key(key: &KeyPair) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()))
+}
+
+/// PEM-encodes a certificate.
+pub fn pem_encode(der: &CertificateDer<'_>) -> String {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}
+
+/// A running loopback server; stops when dropped.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a rustls server on 127.0.0.1 serving `identity` with only `versions` enabled.
+/// Each connection completes the handshake, gets a tiny HTTP response, and is closed.
+pub async fn spawn_tls_server(
+    identity: Identity,
+    versions: &[&'static SupportedProtocolVersion],
+) -> Result<RunningServer, String> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(identity.chain, identity.key)
+        .map_err(|e| e.to_string())?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            counter.fetch_add(1, Ordering::Relaxed);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+                if let Ok(Ok(mut tls)) = handshake {
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+                    let _ = tls.shutdown().await;
+                }
+            });
+        }
+    });
+    Ok(RunningServer { addr, connections, task })
+}
+
+/// How a deliberately broken peer behaves once a client connects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostileBehaviour {
+    /// Accepts and never says anything (a tarpit).
+    Silent,
+    /// Answers every connection with bytes that are not TLS.
+    Garbage,
+    /// Resets every connection.
+    Reset,
+    /// Closes every connection at once.
+    Close,
+}
+
+/// Starts a broken peer on 127.0.0.1.
+pub async fn spawn_hostile_server(behaviour: HostileBehaviour) -> Result<RunningServer, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { continue };
+            counter.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                match behaviour {
+                    HostileBehaviour::Silent => {
+                        tokio::time::sleep(Duration::from_secs(120)).await;
+                    }
+                    HostileBehaviour::Garbage => {
+                        let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2 hello there\r\n\x00\xff\xfe garbage").await;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    HostileBehaviour::Reset => {
+                        // A zero linger makes the drop send RST at once; it never blocks.
+                        #[allow(deprecated)]
+                        let _ = stream.set_linger(Some(Duration::ZERO));
+                    }
+                    HostileBehaviour::Close => {
+                        let _ = stream.shutdown().await;
+                    }
+                }
+            });
+        }
+    });
+    Ok(RunningServer { addr, connections, task })
+}

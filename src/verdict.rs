@@ -1,0 +1,261 @@
+//! From check results to item statuses: 適合 / 不適合 / 要確認 / 申告待ち / 判定不能 / 対象外.
+//!
+//! Pure: an [`Assessment`] is a function of a profile and recorded evidence.
+
+use serde::{Deserialize, Serialize};
+
+use crate::checks::{self, CheckContext, CheckStatus};
+use crate::evidence::ScanEvidence;
+use crate::i18n::{Lang, Text};
+use crate::profile::{EvidenceKind, Item, Profile};
+
+/// The status of one guideline item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// 適合: every check passed on every endpoint.
+    Compliant,
+    /// 不適合: at least one check failed.
+    NonCompliant,
+    /// 要確認: no failure, but something needs a person's review.
+    NeedsReview,
+    /// 申告待ち: only a declaration can show this item.
+    DeclarationNeeded,
+    /// 判定不能: a probe could not run or was incomplete. Never counted as compliant.
+    Indeterminate,
+    /// 対象外: outside a vendor scan (clinic or patient behaviour).
+    NotApplicable,
+}
+
+impl ItemStatus {
+    /// Every status, in the order reports list them.
+    pub const ALL: [ItemStatus; 6] = [
+        ItemStatus::Compliant,
+        ItemStatus::NonCompliant,
+        ItemStatus::NeedsReview,
+        ItemStatus::Indeterminate,
+        ItemStatus::DeclarationNeeded,
+        ItemStatus::NotApplicable,
+    ];
+
+    /// The Japanese label.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            ItemStatus::Compliant => "適合",
+            ItemStatus::NonCompliant => "不適合",
+            ItemStatus::NeedsReview => "要確認",
+            ItemStatus::DeclarationNeeded => "申告待ち",
+            ItemStatus::Indeterminate => "判定不能",
+            ItemStatus::NotApplicable => "対象外",
+        }
+    }
+
+    /// The English label.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            ItemStatus::Compliant => "compliant",
+            ItemStatus::NonCompliant => "non-compliant",
+            ItemStatus::NeedsReview => "needs review",
+            ItemStatus::DeclarationNeeded => "declaration needed",
+            ItemStatus::Indeterminate => "indeterminate",
+            ItemStatus::NotApplicable => "not applicable",
+        }
+    }
+
+    /// The label in `lang`.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::En => self.label_en(),
+            Lang::Ja => self.label_ja(),
+        }
+    }
+}
+
+/// One check's result on one endpoint, attributed to an item.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub item_id: String,
+    pub check_id: String,
+    /// Endpoint label, e.g. `example.jp [192.0.2.1]:443`, or the target for target-level findings.
+    pub endpoint: String,
+    pub status: CheckStatus,
+    pub message: Text,
+    pub evidence: serde_json::Value,
+}
+
+/// An item's status and the reason in one line.
+#[derive(Clone, Debug, Serialize)]
+pub struct ItemVerdict {
+    pub item_id: String,
+    pub status: ItemStatus,
+    pub reason: Text,
+}
+
+/// Findings and item verdicts for a whole scan.
+#[derive(Clone, Debug, Serialize)]
+pub struct Assessment {
+    pub findings: Vec<Finding>,
+    pub items: Vec<ItemVerdict>,
+}
+
+/// The check ID used for targets that produced no endpoint to probe.
+pub const TARGET_RESOLUTION_CHECK: &str = "target.resolution";
+
+impl Assessment {
+    /// Runs every check the profile names on every endpoint, then rolls the results up.
+    pub fn evaluate(profile: &Profile, evidence: &ScanEvidence) -> Assessment {
+        let context = CheckContext { extra_roots: &evidence.extra_roots };
+        let mut findings = Vec::new();
+        for item in profile.items.iter().filter(|i| !i.checks.is_empty()) {
+            for target in &evidence.targets {
+                if target.endpoints.is_empty() {
+                    let why = target.resolution.error.clone().unwrap_or_else(|| "no address to probe".to_string());
+                    findings.push(Finding {
+                        item_id: item.id.clone(),
+                        check_id: TARGET_RESOLUTION_CHECK.to_string(),
+                        endpoint: target.input.clone(),
+                        status: CheckStatus::Indeterminate,
+                        message: Text::new(
+                            format!("{}: nothing probed ({why})", target.input),
+                            format!("{}: 検査できなかった（{why}）", target.input),
+                        ),
+                        evidence: serde_json::to_value(&target.resolution).unwrap_or_default(),
+                    });
+                }
+                for endpoint in &target.endpoints {
+                    for check_id in &item.checks {
+                        let Some(def) = checks::find(check_id) else { continue };
+                        let result = checks::run(def, endpoint, &context);
+                        findings.push(Finding {
+                            item_id: item.id.clone(),
+                            check_id: check_id.clone(),
+                            endpoint: endpoint.label(),
+                            status: result.status,
+                            message: result.message,
+                            evidence: result.evidence,
+                        });
+                    }
+                }
+            }
+        }
+        let items = profile
+            .items
+            .iter()
+            .map(|item| {
+                let own: Vec<&Finding> = findings.iter().filter(|f| f.item_id == item.id).collect();
+                roll_up(item, &own)
+            })
+            .collect();
+        Assessment { findings, items }
+    }
+
+    /// The verdict for an item.
+    pub fn item(&self, id: &str) -> Option<&ItemVerdict> {
+        self.items.iter().find(|v| v.item_id == id)
+    }
+
+    /// The status an item would have if only `endpoint` had been scanned.
+    pub fn item_status_for_endpoint(&self, item_id: &str, endpoint: &str, profile: &Profile) -> Option<ItemStatus> {
+        let item = profile.item(item_id)?;
+        let own: Vec<&Finding> =
+            self.findings.iter().filter(|f| f.item_id == item_id && f.endpoint == endpoint).collect();
+        Some(roll_up(item, &own).status)
+    }
+
+    /// How many items have each status.
+    pub fn counts(&self) -> Vec<(ItemStatus, usize)> {
+        ItemStatus::ALL.iter().map(|s| (*s, self.items.iter().filter(|v| v.status == *s).count())).collect()
+    }
+
+    /// The documented exit code: 1 if any item is 不適合, else 3 if any is 判定不能, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.items.iter().any(|v| v.status == ItemStatus::NonCompliant) {
+            1
+        } else if self.items.iter().any(|v| v.status == ItemStatus::Indeterminate) {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+fn roll_up(item: &Item, findings: &[&Finding]) -> ItemVerdict {
+    let verdict = |status, reason| ItemVerdict { item_id: item.id.clone(), status, reason };
+    match item.evidence {
+        EvidenceKind::Outside => {
+            return verdict(
+                ItemStatus::NotApplicable,
+                Text::new(
+                    "outside a vendor scan (clinic or patient practice)",
+                    "事業者向け検査の対象外（医療機関・患者側の運用）",
+                ),
+            )
+        }
+        EvidenceKind::Declared => {
+            return verdict(
+                ItemStatus::DeclarationNeeded,
+                Text::new(
+                    "no network test can show this item; a declaration is needed",
+                    "ネットワーク検査では確認できないため申告が必要",
+                ),
+            )
+        }
+        EvidenceKind::Signal if item.checks.is_empty() => {
+            return verdict(
+                ItemStatus::DeclarationNeeded,
+                Text::new(
+                    "this profile collects no signals for this item yet; a declaration is needed",
+                    "このプロファイルではこの項目の兆候をまだ収集しないため申告が必要",
+                ),
+            )
+        }
+        EvidenceKind::Signal | EvidenceKind::Probe => {}
+    }
+    if findings.is_empty() {
+        return verdict(
+            ItemStatus::Indeterminate,
+            Text::new("no endpoint was probed", "検査できたエンドポイントがない"),
+        );
+    }
+    let worst = findings.iter().map(|f| f.status).max().unwrap_or(CheckStatus::Indeterminate);
+    let first = |status: CheckStatus| {
+        let matching: Vec<&&Finding> = findings.iter().filter(|f| f.status == status).collect();
+        let more = matching.len().saturating_sub(1);
+        let head = matching.first().map(|f| (f.endpoint.as_str(), &f.message));
+        match head {
+            Some((endpoint, message)) if more > 0 => Text::new(
+                format!("{endpoint}: {} (and {more} more)", message.en),
+                format!("{endpoint}: {}（他{more}件）", message.ja),
+            ),
+            Some((endpoint, message)) => {
+                Text::new(format!("{endpoint}: {}", message.en), format!("{endpoint}: {}", message.ja))
+            }
+            None => Text::new("", ""),
+        }
+    };
+    let endpoints = {
+        let mut labels: Vec<&str> = findings.iter().map(|f| f.endpoint.as_str()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        labels.len()
+    };
+    match worst {
+        CheckStatus::Fail => verdict(ItemStatus::NonCompliant, first(CheckStatus::Fail)),
+        CheckStatus::Indeterminate => verdict(ItemStatus::Indeterminate, first(CheckStatus::Indeterminate)),
+        CheckStatus::Warn => verdict(ItemStatus::NeedsReview, first(CheckStatus::Warn)),
+        CheckStatus::Pass | CheckStatus::Info if item.evidence == EvidenceKind::Signal => verdict(
+            ItemStatus::DeclarationNeeded,
+            Text::new(
+                "network signals show no problem; the item still needs a declaration",
+                "ネットワーク上の兆候に問題はないが、申告が必要",
+            ),
+        ),
+        CheckStatus::Pass | CheckStatus::Info => verdict(
+            ItemStatus::Compliant,
+            Text::new(
+                format!("all {} checks passed on {endpoints} endpoint(s)", item.checks.len()),
+                format!("{endpoints}エンドポイントで全{}チェックに合格", item.checks.len()),
+            ),
+        ),
+    }
+}
