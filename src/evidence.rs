@@ -322,6 +322,11 @@ pub enum HelloReply {
         level: u8,
         description: u8,
     },
+    /// An SSLv2 ERROR message (for example NO-CIPHER-ERROR): SSLv2 spoken, but refused.
+    Sslv2Error {
+        code: u16,
+        name: String,
+    },
     Closed,
     Reset,
     Timeout,
@@ -372,45 +377,4 @@ impl<'de> Deserialize<'de> for Bytes {
 /// The current time as [`UnixSeconds`].
 pub fn now_unix() -> UnixSeconds {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// The RFC name of a TLS alert description (RFC 8446 §6, RFC 5246 §7.2).
-pub fn alert_name(description: u8) -> &'static str {
-    match description {
-        0 => "close_notify",
-        10 => "unexpected_message",
-        20 => "bad_record_mac",
-        21 => "decryption_failed",
-        22 => "record_overflow",
-        30 => "decompression_failure",
-        40 => "handshake_failure",
-        41 => "no_certificate",
-        42 => "bad_certificate",
-        43 => "unsupported_certificate",
-        44 => "certificate_revoked",
-        45 => "certificate_expired",
-        46 => "certificate_unknown",
-        47 => "illegal_parameter",
-        48 => "unknown_ca",
-        49 => "access_denied",
-        50 => "decode_error",
-        51 => "decrypt_error",
-        60 => "export_restriction",
-        70 => "protocol_version",
-        71 => "insufficient_security",
-        80 => "internal_error",
-        86 => "inappropriate_fallback",
-        90 => "user_canceled",
-        100 => "no_renegotiation",
-        109 => "missing_extension",
-        110 => "unsupported_extension",
-        111 => "certificate_unobtainable",
-        112 => "unrecognized_name",
-        113 => "bad_certificate_status_response",
-        114 => "bad_certificate_hash_value",
-        115 => "unknown_psk_identity",
-        116 => "certificate_required",
-        120 => "no_application_protocol",
-        _ => "unknown_alert",
-    }
 }

@@ -18,10 +18,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let dir = std::env::temp_dir().join(format!("kensa-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         TempDir(dir)
@@ -67,17 +65,7 @@ fn start_openssl(version_flag: &str) -> OpensslServer {
     let dir = TempDir::new("openssl");
     let (key, cert) = (dir.0.join("key.pem"), dir.0.join("cert.pem"));
     let status = Command::new(OPENSSL)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-days",
-            "2",
-        ])
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "2"])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -94,13 +82,7 @@ fn start_openssl(version_flag: &str) -> OpensslServer {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         // `-www` keeps s_server off stdin, which would otherwise end connections early.
         let mut child = Command::new(OPENSSL)
-            .args([
-                "s_server",
-                version_flag,
-                "-cipher",
-                "ALL:@SECLEVEL=0",
-                "-www",
-            ])
+            .args(["s_server", version_flag, "-cipher", "ALL:@SECLEVEL=0", "-www"])
             .arg("-accept")
             .arg(addr.to_string())
             .arg("-key")
@@ -118,11 +100,7 @@ fn start_openssl(version_flag: &str) -> OpensslServer {
                 break; // exited: the port was probably taken
             }
             if StdStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return OpensslServer {
-                    child,
-                    addr,
-                    _dir: dir,
-                };
+                return OpensslServer { child, addr, _dir: dir };
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -141,31 +119,21 @@ async fn openssl_tls10_only_server() {
     }
     let server = start_openssl("-tls1");
 
-    let tls10 =
-        probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls10, TIMEOUT).await;
+    let tls10 = probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls10, TIMEOUT).await;
     assert_eq!(tls10.outcome, Outcome::Accepted, "{tls10:#?}");
     assert_eq!(tls10.exchanges.len(), 1);
     let exchange = &tls10.exchanges[0];
     assert!(!exchange.sent.0.is_empty() && !exchange.received.0.is_empty());
-    let HelloReply::ServerHello {
-        version,
-        cipher_suite,
-        chain,
-    } = &exchange.reply
-    else {
+    let HelloReply::ServerHello { version, cipher_suite, chain } = &exchange.reply else {
         panic!("{:?}", exchange.reply)
     };
     assert_eq!(*version, 0x0301);
     assert!(exchange.offered_suites.contains(cipher_suite));
-    assert!(
-        !chain.is_empty(),
-        "the chain comes with a TLS 1.0 ServerHello"
-    );
+    assert!(!chain.is_empty(), "the chain comes with a TLS 1.0 ServerHello");
     let (_, leaf) = x509_parser::parse_x509_certificate(&chain[0].0).expect("leaf DER parses");
     assert!(leaf.subject().to_string().contains("localhost"));
 
-    let tls11 =
-        probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls11, TIMEOUT).await;
+    let tls11 = probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls11, TIMEOUT).await;
     assert_ne!(tls11.outcome, Outcome::Accepted, "{tls11:#?}");
     assert_eq!(tls11.outcome, Outcome::OtherVersion { version: 0x0301 });
 
@@ -173,10 +141,7 @@ async fn openssl_tls10_only_server() {
     assert_ne!(ssl2.outcome, Outcome::Accepted, "{ssl2:#?}");
     let ssl3 = probe_legacy_version(server.addr, None, TlsVersion::Ssl3, TIMEOUT).await;
     assert_ne!(ssl3.outcome, Outcome::Accepted, "{ssl3:#?}");
-    eprintln!(
-        "TLS 1.0-only server: SSLv2 → {:?}, SSLv3 → {:?}",
-        ssl2.outcome, ssl3.outcome
-    );
+    eprintln!("TLS 1.0-only server: SSLv2 → {:?}, SSLv3 → {:?}", ssl2.outcome, ssl3.outcome);
 }
 
 #[tokio::test]
@@ -185,18 +150,10 @@ async fn openssl_tls11_only_server() {
         return;
     }
     let server = start_openssl("-tls1_1");
-    let tls11 =
-        probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls11, TIMEOUT).await;
+    let tls11 = probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls11, TIMEOUT).await;
     assert_eq!(tls11.outcome, Outcome::Accepted, "{tls11:#?}");
-    let tls10 =
-        probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls10, TIMEOUT).await;
-    assert!(
-        matches!(
-            tls10.outcome,
-            Outcome::Alert { .. } | Outcome::Closed | Outcome::Reset
-        ),
-        "{tls10:#?}"
-    );
+    let tls10 = probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls10, TIMEOUT).await;
+    assert!(matches!(tls10.outcome, Outcome::Alert { .. } | Outcome::Closed | Outcome::Reset), "{tls10:#?}");
     eprintln!("TLS 1.1-only server: TLS 1.0 → {:?}", tls10.outcome);
 }
 
@@ -230,32 +187,22 @@ async fn silent_peer_times_out_quickly() {
     })
     .await;
     let started = Instant::now();
-    let attempt =
-        probe_legacy_version(addr, None, TlsVersion::Tls10, Duration::from_millis(300)).await;
+    let attempt = probe_legacy_version(addr, None, TlsVersion::Tls10, Duration::from_millis(300)).await;
     assert_eq!(attempt.outcome, Outcome::Timeout);
     assert_eq!(attempt.exchanges.len(), 1);
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
 }
 
 #[tokio::test]
 async fn garbage_is_malformed() {
     let addr = hostile(|mut stream| async move {
         read_hello(&mut stream).await;
-        let _ = stream
-            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-            .await;
+        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").await;
         tokio::time::sleep(Duration::from_secs(5)).await;
     })
     .await;
     let attempt = probe_legacy_version(addr, None, TlsVersion::Tls11, TIMEOUT).await;
-    assert!(
-        matches!(&attempt.outcome, Outcome::Malformed { reason } if reason.contains("HTTP")),
-        "{attempt:#?}"
-    );
+    assert!(matches!(&attempt.outcome, Outcome::Malformed { reason } if reason.contains("HTTP")), "{attempt:#?}");
     assert!(attempt.exchanges[0].received.0.starts_with(b"HTTP/1.1"));
 }
 
@@ -312,15 +259,10 @@ async fn drip_feed_hits_the_deadline() {
     })
     .await;
     let started = Instant::now();
-    let attempt =
-        probe_legacy_version(addr, None, TlsVersion::Tls10, Duration::from_millis(500)).await;
+    let attempt = probe_legacy_version(addr, None, TlsVersion::Tls10, Duration::from_millis(500)).await;
     assert_eq!(attempt.outcome, Outcome::Timeout, "{attempt:#?}");
     assert!(!attempt.exchanges[0].received.0.is_empty());
-    assert!(
-        started.elapsed() < Duration::from_millis(1500),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -332,20 +274,10 @@ async fn no_common_suite_tries_every_bundle() {
     })
     .await;
     let attempt = probe_legacy_version(addr, None, TlsVersion::Tls10, TIMEOUT).await;
-    assert_eq!(
-        attempt.outcome,
-        Outcome::Alert {
-            description: 40,
-            name: "handshake_failure".to_string()
-        }
-    );
+    assert_eq!(attempt.outcome, Outcome::Alert { description: 40, name: "handshake_failure".to_string() });
     let all = kensa::wire::suites::suites_for(TlsVersion::Tls10);
     assert_eq!(attempt.exchanges.len(), all.len().div_ceil(128));
-    let offered: Vec<u16> = attempt
-        .exchanges
-        .iter()
-        .flat_map(|e| e.offered_suites.clone())
-        .collect();
+    let offered: Vec<u16> = attempt.exchanges.iter().flat_map(|e| e.offered_suites.clone()).collect();
     assert_eq!(offered, all);
 }
 
@@ -358,13 +290,7 @@ async fn protocol_version_alert_stops_at_once() {
     })
     .await;
     let attempt = probe_legacy_version(addr, None, TlsVersion::Ssl3, TIMEOUT).await;
-    assert_eq!(
-        attempt.outcome,
-        Outcome::Alert {
-            description: 70,
-            name: "protocol_version".to_string()
-        }
-    );
+    assert_eq!(attempt.outcome, Outcome::Alert { description: 70, name: "protocol_version".to_string() });
     assert_eq!(attempt.exchanges.len(), 1);
     // The SSLv3 hello went out in an SSLv3 record.
     assert_eq!(&attempt.exchanges[0].sent.0[..3], &[22, 3, 0]);
@@ -387,9 +313,7 @@ async fn sslv2_server_hello_is_accepted() {
     .await;
     let attempt = probe_legacy_version(addr, None, TlsVersion::Ssl2, TIMEOUT).await;
     assert_eq!(attempt.outcome, Outcome::Accepted, "{attempt:#?}");
-    let HelloReply::ServerHello { version, chain, .. } = &attempt.exchanges[0].reply else {
-        panic!()
-    };
+    let HelloReply::ServerHello { version, chain, .. } = &attempt.exchanges[0].reply else { panic!() };
     assert_eq!(*version, 2);
     assert_eq!(chain[0].0, b"\x30\x03\x02\x01\x07");
     assert_eq!(attempt.exchanges[0].sent.0[0], 0x80);
@@ -400,9 +324,6 @@ async fn refused_connection_is_connect_failed() {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let attempt = probe_legacy_version(addr, None, TlsVersion::Tls11, Duration::from_secs(2)).await;
-    assert!(
-        matches!(attempt.outcome, Outcome::ConnectFailed { .. }),
-        "{attempt:#?}"
-    );
+    assert!(matches!(attempt.outcome, Outcome::ConnectFailed { .. }), "{attempt:#?}");
     assert!(attempt.exchanges[0].sent.0.is_empty());
 }

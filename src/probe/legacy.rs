@@ -179,6 +179,9 @@ pub fn overall_outcome(version: TlsVersion, exchanges: &[HelloExchange]) -> Outc
         HelloReply::Alert { description, .. } => {
             Outcome::Alert { description: *description, name: alert_name(*description) }
         }
+        HelloReply::Sslv2Error { code, name } => {
+            Outcome::Incompatible { reason: format!("SSLv2 ERROR {name} ({code:#06x})") }
+        }
         HelloReply::ServerHello { .. } => Outcome::Accepted, // handled above
         HelloReply::Closed => Outcome::Closed,
         HelloReply::Reset => Outcome::Reset,

@@ -110,7 +110,7 @@ fn classify_failure(e: &std::io::Error, version: TlsVersion) -> Outcome {
     match tls {
         TlsError::AlertReceived(alert) => {
             let description = u8::from(*alert);
-            Outcome::Alert { description, name: crate::evidence::alert_name(description).to_string() }
+            Outcome::Alert { description, name: crate::wire::server_reply::alert_name(description) }
         }
         TlsError::PeerIncompatible(PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig) => {
             let other = if version == TlsVersion::Tls13 { TlsVersion::Tls12 } else { TlsVersion::Tls13 };
@@ -127,7 +127,7 @@ fn classify_failure(e: &std::io::Error, version: TlsVersion) -> Outcome {
     }
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Recorded {
     chain: Vec<CertDer>,
     ocsp: Option<Vec<u8>>,
@@ -138,18 +138,21 @@ struct Recorded {
 #[derive(Debug)]
 struct RecordingVerifier {
     algorithms: WebPkiSupportedAlgorithms,
-    recorded: Mutex<(Vec<CertDer>, Option<Vec<u8>>, Option<String>)>,
+    recorded: Mutex<Recorded>,
 }
 
 impl RecordingVerifier {
     fn new(algorithms: WebPkiSupportedAlgorithms) -> Self {
-        RecordingVerifier { algorithms, recorded: Mutex::new((Vec::new(), None, None)) }
+        RecordingVerifier { algorithms, recorded: Mutex::new(Recorded::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        // A poisoned lock only means another handshake thread panicked; the data is plain.
+        self.recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn take(&self) -> Recorded {
-        let mut guard = self.recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (chain, ocsp, signature_error) = std::mem::take(&mut *guard);
-        Recorded { chain, ocsp, signature_error }
+        std::mem::take(&mut *self.lock())
     }
 
     fn note_signature(
@@ -157,8 +160,7 @@ impl RecordingVerifier {
         result: Result<HandshakeSignatureValid, TlsError>,
     ) -> Result<HandshakeSignatureValid, TlsError> {
         if let Err(e) = result {
-            let mut guard = self.recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            guard.2 = Some(e.to_string());
+            self.lock().signature_error = Some(e.to_string());
         }
         Ok(HandshakeSignatureValid::assertion())
     }
@@ -173,9 +175,9 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
-        let mut guard = self.recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard.0 = std::iter::once(end_entity).chain(intermediates).map(|c| CertDer(c.to_vec())).collect();
-        guard.1 = Some(ocsp_response.to_vec());
+        let mut recorded = self.lock();
+        recorded.chain = std::iter::once(end_entity).chain(intermediates).map(|c| CertDer(c.to_vec())).collect();
+        recorded.ocsp = Some(ocsp_response.to_vec());
         Ok(ServerCertVerified::assertion())
     }
 

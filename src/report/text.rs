@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 use super::{EndpointFacts, Report};
 use crate::certificate::format_time;
 use crate::checks::{CheckStatus, Support};
@@ -73,25 +75,26 @@ pub fn render(report: &Report<'_>) -> String {
             Lang::En => item.obligation.label_en(),
             Lang::Ja => item.obligation.label_ja(),
         };
-        let star = if item.starred { "(＊)" } else { "   " };
-        let _ = writeln!(
-            out,
-            "  {:<9} {:<11} {star} {} {}",
-            item.id,
-            obligation,
-            status_mark(verdict.status),
-            verdict.status.label(lang),
-        );
+        let star = if item.starred { "(＊)" } else { "    " };
         let summary = match lang {
             Lang::En => item.gloss_en.as_str(),
             Lang::Ja => item.quote_ja.as_str(),
         };
-        let _ = writeln!(out, "            {}", shorten(summary, 72));
-        if matches!(item.evidence, crate::profile::EvidenceKind::Probe | crate::profile::EvidenceKind::Signal)
-            || verdict.status != ItemStatus::DeclarationNeeded
-        {
-            let _ = writeln!(out, "            → {}", verdict.reason.get(lang));
+        let head = format!(
+            "  {} {} {star} {} {}",
+            pad(&item.id, 9),
+            pad(obligation, 11),
+            status_mark(verdict.status),
+            pad(verdict.status.label(lang), 18)
+        );
+        if item.checks.is_empty() {
+            // Nothing was measured for this item: one line is all there is to say.
+            let _ = writeln!(out, "{head} {}", shorten(summary, 64));
+            continue;
         }
+        let _ = writeln!(out, "{head}");
+        let _ = writeln!(out, "            {}", shorten(summary, 96));
+        let _ = writeln!(out, "            → {}", verdict.reason.get(lang));
         if matches!(verdict.status, ItemStatus::NonCompliant | ItemStatus::NeedsReview) {
             let remediation = match lang {
                 Lang::En => item.remediation_en.as_deref(),
@@ -136,7 +139,7 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
             format!("{} {word}", p.version.name())
         })
         .collect();
-    let _ = writeln!(out, "  {:<12} {}", tr(lang, "Protocols", "プロトコル"), protocols.join(" · "));
+    let _ = writeln!(out, "  {} {}", pad(tr(lang, "Protocols", "プロトコル"), 16), protocols.join(" · "));
     for n in &facts.negotiated {
         let mut line = format!("{} {}", n.version.name(), n.cipher_suite);
         if let Some(group) = &n.key_exchange_group {
@@ -145,34 +148,34 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
         if let Some(alpn) = &n.alpn {
             let _ = write!(line, ", ALPN {alpn}");
         }
-        let _ = writeln!(out, "  {:<12} {line}", tr(lang, "Negotiated", "ネゴシエーション"));
+        let _ = writeln!(out, "  {} {line}", pad(tr(lang, "Negotiated", "ネゴシエーション"), 16));
     }
     match &facts.certificate {
         None => {
             let _ = writeln!(
                 out,
-                "  {:<12} {}",
-                tr(lang, "Certificate", "証明書"),
+                "  {} {}",
+                pad(tr(lang, "Certificate", "証明書"), 16),
                 tr(lang, "none captured", "取得できず")
             );
         }
         Some(cert) => {
             match &cert.leaf {
                 Some(leaf) => {
-                    let _ = writeln!(out, "  {:<12} {}", tr(lang, "Certificate", "証明書"), leaf.subject);
-                    let _ = writeln!(out, "  {:<12} {}", tr(lang, "Issuer", "発行者"), leaf.issuer);
+                    let _ = writeln!(out, "  {} {}", pad(tr(lang, "Certificate", "証明書"), 16), leaf.subject);
+                    let _ = writeln!(out, "  {} {}", pad(tr(lang, "Issuer", "発行者"), 16), leaf.issuer);
                     let names: Vec<String> = leaf
                         .dns_names
                         .iter()
                         .cloned()
                         .chain(leaf.ip_addresses.iter().map(|ip| ip.to_string()))
                         .collect();
-                    let _ = writeln!(out, "  {:<12} {}", tr(lang, "Names", "名前"), names.join(", "));
+                    let _ = writeln!(out, "  {} {}", pad(tr(lang, "Names", "名前"), 16), names.join(", "));
                     let days = cert.days_remaining.unwrap_or(0);
                     let _ = writeln!(
                         out,
-                        "  {:<12} {} → {} ({})",
-                        tr(lang, "Validity", "有効期間"),
+                        "  {} {} → {} ({})",
+                        pad(tr(lang, "Validity", "有効期間"), 16),
                         format_time(leaf.not_before),
                         format_time(leaf.not_after),
                         match lang {
@@ -182,8 +185,8 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
                     );
                     let _ = writeln!(
                         out,
-                        "  {:<12} {}, {}",
-                        tr(lang, "Key / sig.", "鍵・署名"),
+                        "  {} {}, {}",
+                        pad(tr(lang, "Key / sig.", "鍵・署名"), 16),
                         leaf.key.label(),
                         leaf.signature_algorithm
                     );
@@ -191,8 +194,8 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
                 None => {
                     let _ = writeln!(
                         out,
-                        "  {:<12} {}",
-                        tr(lang, "Certificate", "証明書"),
+                        "  {} {}",
+                        pad(tr(lang, "Certificate", "証明書"), 16),
                         cert.leaf_error.as_deref().unwrap_or("unreadable")
                     );
                 }
@@ -211,11 +214,16 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
             };
             let _ = writeln!(
                 out,
-                "  {:<12} {trust} [{} {}]",
-                tr(lang, "Trust", "信頼性"),
+                "  {} {trust} [{} {}]",
+                pad(tr(lang, "Trust", "信頼性"), 16),
                 cert.chain_length,
                 tr(lang, "cert(s) served", "枚を提示")
             );
+        }
+    }
+    for item in report.profile.items.iter().filter(|i| !i.checks.is_empty()) {
+        if let Some(status) = report.assessment.item_status_for_endpoint(&item.id, &facts.endpoint, report.profile) {
+            let _ = writeln!(out, "  {} {} {}", pad(&item.id, 16), status_mark(status), status.label(lang));
         }
     }
     for finding in report.assessment.findings.iter().filter(|f| f.endpoint == facts.endpoint) {
@@ -248,11 +256,28 @@ fn check_mark(status: CheckStatus) -> &'static str {
     }
 }
 
-fn shorten(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
-        format!("{cut}…")
+/// Cuts `text` to at most `columns` terminal columns (CJK characters take two).
+fn shorten(text: &str, columns: usize) -> String {
+    if text.width() <= columns {
+        return text.to_string();
     }
+    let mut cut = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > columns {
+            break;
+        }
+        cut.push(c);
+        used += w;
+    }
+    cut.push('…');
+    cut
+}
+
+/// Pads `text` with spaces to `columns` terminal columns.
+fn pad(text: &str, columns: usize) -> String {
+    let mut padded = text.to_string();
+    padded.extend(std::iter::repeat_n(' ', columns.saturating_sub(text.width())));
+    padded
 }

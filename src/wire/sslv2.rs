@@ -182,9 +182,7 @@ pub async fn read_reply<R: AsyncRead + Unpin>(mut reader: R, deadline: Instant) 
     };
     let reply = match outcome {
         Ok(Sslv2Record::ServerHello(hello)) => hello_reply(&hello),
-        Ok(Sslv2Record::Error(code)) => {
-            HelloReply::Malformed { reason: format!("SSLv2 ERROR message {code:#06x} ({})", error_name(code)) }
-        }
+        Ok(Sslv2Record::Error(code)) => HelloReply::Sslv2Error { code, name: error_name(code).to_string() },
         Err(Stop::Closed) => HelloReply::Closed,
         Err(Stop::Reset) => HelloReply::Reset,
         Err(Stop::Timeout) => HelloReply::Timeout,
@@ -274,7 +272,7 @@ mod tests {
         assert!(matches!(reply_to(b"HTTP/1.0 400").await.0, HelloReply::Malformed { .. }));
         assert!(matches!(reply_to(&rec[..10]).await.0, HelloReply::Malformed { reason } if reason.contains("inside")));
         assert!(
-            matches!(reply_to(&[0x80, 3, 0, 0, 1]).await.0, HelloReply::Malformed { reason } if reason.contains("NO-CIPHER"))
+            matches!(reply_to(&[0x80, 3, 0, 0, 1]).await.0, HelloReply::Sslv2Error { code: 1, name } if name == "NO-CIPHER-ERROR")
         );
     }
 }
