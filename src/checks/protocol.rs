@@ -180,3 +180,75 @@ pub(super) fn tls13(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckR
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{LegacyAttempt, ModernAttempt};
+
+    fn endpoint(modern: [Outcome; 2], legacy: [Outcome; 4]) -> EndpointEvidence {
+        EndpointEvidence {
+            address: "127.0.0.1:443".parse().expect("address"),
+            server_name: Some("a.example".to_string()),
+            probed_at: 1_800_000_000,
+            modern: TlsVersion::MODERN
+                .into_iter()
+                .zip(modern)
+                .map(|(version, outcome)| ModernAttempt { version, elapsed_ms: 1, outcome, session: None })
+                .collect(),
+            legacy: TlsVersion::LEGACY
+                .into_iter()
+                .zip(legacy)
+                .map(|(version, outcome)| LegacyAttempt { version, outcome, exchanges: Vec::new() })
+                .collect(),
+        }
+    }
+
+    fn alert() -> Outcome {
+        Outcome::Alert { description: 70, name: "protocol_version".to_string() }
+    }
+
+    #[test]
+    fn silent_refusals_count_only_from_an_endpoint_that_speaks_tls() {
+        let speaks = endpoint([Outcome::Accepted, alert()], [Outcome::Reset, Outcome::Closed, alert(), alert()]);
+        assert_eq!(support(&speaks, TlsVersion::Ssl2), Support::Refused("connection reset".to_string()));
+        assert_eq!(support(&speaks, TlsVersion::Ssl3), Support::Refused("connection closed".to_string()));
+        let mute = endpoint(
+            [Outcome::Closed, Outcome::Reset],
+            [Outcome::Reset, Outcome::Closed, Outcome::Closed, Outcome::Closed],
+        );
+        assert!(matches!(support(&mute, TlsVersion::Ssl2), Support::Unknown(_)));
+        assert!(matches!(support(&mute, TlsVersion::Tls12), Support::Unknown(_)));
+        assert_eq!(tls12_or_13(&mute, &CheckContext::default()).status, CheckStatus::Indeterminate);
+    }
+
+    #[test]
+    fn legacy_acceptance_fails_and_unknowns_are_indeterminate() {
+        let sslv3 =
+            endpoint([Outcome::Accepted, Outcome::Accepted], [alert(), Outcome::Accepted, alert(), Outcome::Timeout]);
+        let context = CheckContext::default();
+        assert_eq!(no_sslv3(&sslv3, &context).status, CheckStatus::Fail);
+        assert_eq!(no_tls10(&sslv3, &context).status, CheckStatus::Pass);
+        assert_eq!(no_tls11(&sslv3, &context).status, CheckStatus::Indeterminate);
+        assert_eq!(tls12_or_13(&sslv3, &context).status, CheckStatus::Pass);
+        let downgraded = endpoint(
+            [alert(), Outcome::OtherVersion { version: 0x0301 }],
+            [alert(), alert(), Outcome::Accepted, Outcome::OtherVersion { version: 0x0301 }],
+        );
+        assert_eq!(tls12_or_13(&downgraded, &context).status, CheckStatus::Fail);
+        assert_eq!(no_tls11(&downgraded, &context).status, CheckStatus::Pass);
+        assert_eq!(tls13(&downgraded, &context).status, CheckStatus::Info);
+    }
+
+    #[test]
+    fn missing_attempts_are_never_a_pass() {
+        let mut none = endpoint([Outcome::Accepted, Outcome::Accepted], [alert(), alert(), alert(), alert()]);
+        none.legacy.clear();
+        assert_eq!(no_tls10(&none, &CheckContext::default()).status, CheckStatus::Indeterminate);
+        let skipped = endpoint(
+            [Outcome::Timeout, Outcome::Timeout],
+            std::array::from_fn(|_| Outcome::Skipped { reason: "unresponsive".to_string() }),
+        );
+        assert_eq!(no_sslv2(&skipped, &CheckContext::default()).status, CheckStatus::Indeterminate);
+    }
+}

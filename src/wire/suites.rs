@@ -43,7 +43,11 @@ pub fn sslv2_cipher_kind_name(kind: [u8; 3]) -> String {
     name.to_string()
 }
 
-/// Every registered suite a server could pick in a hello of `version`, sorted by id.
+/// Every registered suite a server could pick in a hello of `version`, in the order a
+/// browser would offer them: certificate-authenticated forward-secret suites first, then
+/// other authenticated suites, then PSK/SRP/Kerberos, and anonymous, NULL and export suites
+/// last (by id within each group). Many servers honour the client's order; this way their
+/// pick carries a certificate whenever they have one, and the chain can be captured.
 ///
 /// For SSLv3, TLS 1.0 and TLS 1.1 this excludes suites that only exist from TLS 1.2 on
 /// (AEAD ciphers, SHA-256/384 MACs or PRFs), TLS 1.3 suites, signalling values and
@@ -64,7 +68,22 @@ pub fn suites_for(version: TlsVersion) -> Vec<u16> {
         .collect();
     ids.sort_unstable();
     ids.dedup();
+    ids.sort_by_key(|id| (CIPHERS.get(id).map(offer_rank).unwrap_or(u8::MAX), *id));
     ids
+}
+
+/// Lower ranks are offered first.
+fn offer_rank(suite: &tls_parser::TlsCipherSuite) -> u8 {
+    use tls_parser::TlsCipherAu;
+    let certificate_authenticated = matches!(suite.au, TlsCipherAu::Rsa | TlsCipherAu::Ecdsa | TlsCipherAu::Dss);
+    let weak_cipher = suite.enc == TlsCipherEnc::Null || suite.enc_size < 112;
+    match (certificate_authenticated, weak_cipher) {
+        (true, false) if matches!(suite.kx, TlsCipherKx::Ecdhe | TlsCipherKx::Dhe) => 0,
+        (true, false) => 1,
+        (false, false) if suite.au != TlsCipherAu::Null => 2,
+        (true, true) => 3,
+        _ => 4,
+    }
 }
 
 /// The IANA name of a suite, or `0xABCD` if tls-parser does not know it.
@@ -105,14 +124,28 @@ mod tests {
     }
 
     #[test]
-    fn lists_are_sorted_deterministic_and_shared_by_legacy_versions() {
+    fn lists_are_unique_deterministic_and_shared_by_legacy_versions() {
         let a = suites_for(TlsVersion::Tls11);
-        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        let mut unique = a.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), a.len());
         assert_eq!(a, suites_for(TlsVersion::Tls11));
         assert_eq!(a, suites_for(TlsVersion::Ssl3));
         assert_eq!(a, suites_for(TlsVersion::Tls10));
         assert!(a.len() > 100, "the full registry, not a curated subset: {}", a.len());
         assert!(suites_for(TlsVersion::Ssl2).is_empty());
+    }
+
+    #[test]
+    fn authenticated_forward_secret_suites_come_first_and_anonymous_last() {
+        let list = suites_for(TlsVersion::Tls10);
+        let position = |id: u16| list.iter().position(|s| *s == id).unwrap_or(usize::MAX);
+        // ECDHE-RSA-AES128-SHA before RSA-AES128-SHA before ADH-AES128-SHA and NULL-SHA.
+        assert!(position(0xc013) < position(0x002f));
+        assert!(position(0x002f) < position(0x0034));
+        assert!(position(0x002f) < position(0x0002));
+        assert!(position(0x0034) > list.len() / 2, "anonymous suites are at the end");
     }
 
     #[test]

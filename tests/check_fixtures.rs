@@ -1,0 +1,278 @@
+//! Every check, run on evidence recorded from real servers and stored in `fixtures/evidence/`,
+//! without a network. Each `NAME.json` (a `kensa.evidence/1` document) has a `NAME.expect.toml`
+//! beside it listing the status every check must give on every endpoint, each item's status and
+//! the exit code.
+//!
+//! The fixtures were recorded from loopback servers by `regenerate_fixtures` below:
+//! `KENSA_WRITE_FIXTURES=1 cargo test --test check_fixtures -- --ignored regenerate_fixtures`.
+//! Certificates are judged at the recorded probe time, so the fixtures never expire.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use kensa::evidence::ScanEvidence;
+use kensa::profile::Profile;
+use kensa::verdict::Assessment;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expectation {
+    /// Why this fixture exists.
+    about: String,
+    exit_code: i32,
+    /// check ID → status on every endpoint.
+    checks: BTreeMap<String, String>,
+    /// item ID → status.
+    items: BTreeMap<String, String>,
+}
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/evidence")
+}
+
+fn as_str<T: serde::Serialize>(value: T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+#[test]
+fn checks_reach_the_recorded_verdicts() {
+    let profile = Profile::embedded();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(fixture_dir())
+        .expect("fixtures/evidence exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 12, "expected the recorded fixtures, found {}", names.len());
+    let mut failures = Vec::new();
+    for path in &names {
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_string();
+        let evidence: ScanEvidence = serde_json::from_str(&std::fs::read_to_string(path).expect("readable fixture"))
+            .unwrap_or_else(|e| panic!("{name}: not evidence: {e}"));
+        let expect_path = path.with_extension("expect.toml");
+        let expect: Expectation = toml::from_str(
+            &std::fs::read_to_string(&expect_path).unwrap_or_else(|e| panic!("{name}: no expectation file: {e}")),
+        )
+        .unwrap_or_else(|e| panic!("{name}: bad expectation: {e}"));
+        assert!(!expect.about.is_empty());
+        let assessment = Assessment::evaluate(&profile, &evidence);
+        for (check, want) in &expect.checks {
+            let got: Vec<String> =
+                assessment.findings.iter().filter(|f| &f.check_id == check).map(|f| as_str(f.status)).collect();
+            if got.is_empty() || got.iter().any(|g| g != want) {
+                failures.push(format!("{name}: check {check}: want {want}, got {got:?}"));
+            }
+        }
+        for (item, want) in &expect.items {
+            let got = assessment.item(item).map(|v| as_str(v.status)).unwrap_or_default();
+            if &got != want {
+                failures.push(format!("{name}: item {item}: want {want}, got {got}"));
+            }
+        }
+        if assessment.exit_code() != expect.exit_code {
+            failures.push(format!("{name}: exit code: want {}, got {}", expect.exit_code, assessment.exit_code()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Evidence survives a JSON round trip unchanged, so a stored report can always be re-judged.
+#[test]
+fn evidence_round_trips() {
+    for entry in std::fs::read_dir(fixture_dir()).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|x| x == "json") {
+            let text = std::fs::read_to_string(&path).expect("readable");
+            let evidence: ScanEvidence = serde_json::from_str(&text).expect("evidence");
+            let again: ScanEvidence =
+                serde_json::from_str(&serde_json::to_string(&evidence).expect("serialise")).expect("parse");
+            assert_eq!(evidence, again, "{}", path.display());
+        }
+    }
+}
+
+/// Records the fixtures from loopback servers. Run on demand (see the module docs); needs
+/// Debian's `openssl` for the legacy and weak-key cases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes fixtures; run with KENSA_WRITE_FIXTURES=1"]
+async fn regenerate_fixtures() {
+    if std::env::var_os("KENSA_WRITE_FIXTURES").is_none() {
+        eprintln!("set KENSA_WRITE_FIXTURES=1 to rewrite fixtures/evidence");
+        return;
+    }
+    recorder::record_all(&fixture_dir()).await;
+}
+
+mod recorder {
+    use std::net::SocketAddr;
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    use kensa::evidence::{AddressFamily, CertDer, ScanEvidence};
+    use kensa::probe::{scan, ScanRequest};
+    use kensa::resolve::{Pin, ResolverSettings};
+    use kensa::testkit::{
+        self_signed, spawn_hostile_server, spawn_tls_server, HostileBehaviour, Identity, TestCa, Validity,
+    };
+    use rustls::version::{TLS12, TLS13};
+
+    const HOST: &str = "web.clinic.example";
+
+    async fn record(
+        addr: SocketAddr,
+        roots: &[CertDer],
+        timeout: Duration,
+        resolver: Option<SocketAddr>,
+        pin: bool,
+    ) -> ScanEvidence {
+        let target = format!("{HOST}:{}", addr.port()).parse().expect("target");
+        let pins = if pin {
+            vec![format!("{HOST}:{}:{}", addr.port(), addr.ip()).parse::<Pin>().expect("pin")]
+        } else {
+            vec![]
+        };
+        let request = ScanRequest {
+            targets: vec![target],
+            pins,
+            resolver: ResolverSettings { server: resolver, timeout, family: AddressFamily::Any },
+            timeout,
+            extra_roots: roots.to_vec(),
+        };
+        scan(&request).await
+    }
+
+    fn save(dir: &Path, name: &str, evidence: &ScanEvidence) {
+        let text = serde_json::to_string_pretty(evidence).expect("serialise");
+        std::fs::write(dir.join(format!("{name}.json")), text + "\n").expect("write fixture");
+        eprintln!("recorded {name}");
+    }
+
+    struct OpenSsl(Child);
+
+    impl Drop for OpenSsl {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn write_pem(dir: &Path, identity: &Identity) -> (std::path::PathBuf, std::path::PathBuf) {
+        use base64::Engine;
+        let chain: String = identity.chain.iter().map(kensa::testkit::pem_encode).collect();
+        let key = base64::engine::general_purpose::STANDARD.encode(identity.key.secret_der());
+        let key_pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            key.as_bytes().chunks(64).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("\n")
+        );
+        let cert_path = dir.join("chain.pem");
+        let key_path = dir.join("key.pem");
+        std::fs::write(&cert_path, chain).expect("chain");
+        std::fs::write(&key_path, key_pem).expect("key");
+        (cert_path, key_path)
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    }
+
+    async fn openssl_server(cert: &Path, key: &Path, args: &[&str]) -> (OpenSsl, SocketAddr) {
+        let port = free_port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-www", "-cipher", "ALL:@SECLEVEL=0"])
+            .arg("-cert")
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (OpenSsl(child), addr)
+    }
+
+    pub async fn record_all(dir: &Path) {
+        std::fs::create_dir_all(dir).expect("fixture dir");
+        let work = std::env::temp_dir().join(format!("kensa-fixtures-{}", std::process::id()));
+        std::fs::create_dir_all(&work).expect("work dir");
+        let normal = Duration::from_secs(5);
+        let short = Duration::from_millis(400);
+        let ca = TestCa::new("kensa fixture CA").expect("ca");
+        let roots = vec![CertDer(ca.certificate().to_vec())];
+        let both: &[&'static rustls::SupportedProtocolVersion] = &[&TLS13, &TLS12];
+
+        let server = spawn_tls_server(ca.issue(&[HOST], Validity::CURRENT).expect("leaf"), both).await.expect("srv");
+        save(dir, "compliant-tls12-tls13", &record(server.addr, &roots, normal, None, true).await);
+        save(dir, "untrusted-without-ca-file", &record(server.addr, &[], normal, None, true).await);
+        drop(server);
+
+        let server =
+            spawn_tls_server(ca.issue(&[HOST], Validity::CURRENT).expect("leaf"), &[&TLS12]).await.expect("srv");
+        save(dir, "tls12-only", &record(server.addr, &roots, normal, None, true).await);
+        let server =
+            spawn_tls_server(ca.issue(&[HOST], Validity::CURRENT).expect("leaf"), &[&TLS13]).await.expect("srv");
+        save(dir, "tls13-only", &record(server.addr, &roots, normal, None, true).await);
+        let server = spawn_tls_server(ca.issue(&[HOST], Validity::EXPIRED).expect("leaf"), both).await.expect("srv");
+        save(dir, "expired-certificate", &record(server.addr, &roots, normal, None, true).await);
+        let soon = Validity { from_days: -80, until_days: 10 };
+        let server = spawn_tls_server(ca.issue(&[HOST], soon).expect("leaf"), both).await.expect("srv");
+        save(dir, "expiring-in-10-days", &record(server.addr, &roots, normal, None, true).await);
+        let server = spawn_tls_server(self_signed(&[HOST], Validity::CURRENT).expect("leaf"), both).await.expect("srv");
+        save(dir, "self-signed", &record(server.addr, &roots, normal, None, true).await);
+        let server = spawn_tls_server(ca.issue(&["other.clinic.example"], Validity::CURRENT).expect("leaf"), both)
+            .await
+            .expect("srv");
+        save(dir, "name-mismatch", &record(server.addr, &roots, normal, None, true).await);
+
+        for (name, behaviour) in [
+            ("hostile-tarpit", HostileBehaviour::Silent),
+            ("hostile-garbage", HostileBehaviour::Garbage),
+            ("hostile-reset", HostileBehaviour::Reset),
+            ("hostile-close", HostileBehaviour::Close),
+        ] {
+            let server = spawn_hostile_server(behaviour).await.expect("hostile");
+            save(dir, name, &record(server.addr, &roots, short, None, true).await);
+        }
+        let closed: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        save(dir, "closed-port", &record(closed, &roots, short, None, true).await);
+        // No pin and a resolver where nothing listens: the name cannot be resolved.
+        let nowhere: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        save(dir, "unresolvable-name", &record(closed, &roots, short, Some(nowhere), false).await);
+
+        let identity = ca.issue(&[HOST], Validity::CURRENT).expect("leaf");
+        let (cert, key) = write_pem(&work, &identity);
+        let (_tls10, addr) = openssl_server(&cert, &key, &["-tls1"]).await;
+        save(dir, "openssl-tls10-only", &record(addr, &roots, normal, None, true).await);
+        let (_all, addr) = openssl_server(&cert, &key, &["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.3"]).await;
+        save(dir, "openssl-tls10-to-tls13", &record(addr, &roots, normal, None, true).await);
+
+        // RSA-1024 key signed with SHA-1: weak on both counts. Made with openssl, which
+        // (unlike ring) still produces such keys.
+        let weak_key = work.join("weak-key.pem");
+        let weak_cert = work.join("weak-cert.pem");
+        let status = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:1024", "-sha1", "-nodes", "-days", "30"])
+            .args(["-subj", &format!("/CN={HOST}"), "-addext", &format!("subjectAltName=DNS:{HOST}")])
+            .arg("-keyout")
+            .arg(&weak_key)
+            .arg("-out")
+            .arg(&weak_cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl req");
+        assert!(status.success());
+        let (_weak, addr) = openssl_server(&weak_cert, &weak_key, &["-min_protocol", "TLSv1.2"]).await;
+        save(dir, "weak-rsa1024-sha1", &record(addr, &roots, normal, None, true).await);
+        let _ = std::fs::remove_dir_all(&work);
+    }
+}
