@@ -14,7 +14,7 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, SupportedProtocolVersion};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::probe::modern::provider;
@@ -159,6 +159,19 @@ pub async fn spawn_tls_server(
     identity: Identity,
     versions: &[&'static SupportedProtocolVersion],
 ) -> Result<RunningServer, String> {
+    spawn_tls_server_on(SocketAddr::from(([127, 0, 0, 1], 0)), identity, versions).await
+}
+
+/// [`spawn_tls_server`] on a chosen loopback address and port (e.g. `[::1]` with the port of
+/// a server already on 127.0.0.1, to make one dual-stack endpoint).
+pub async fn spawn_tls_server_on(
+    bind: SocketAddr,
+    identity: Identity,
+    versions: &[&'static SupportedProtocolVersion],
+) -> Result<RunningServer, String> {
+    if !bind.ip().is_loopback() {
+        return Err(format!("test servers listen on loopback only, not {bind}"));
+    }
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
         .map_err(|e| e.to_string())?
@@ -167,22 +180,38 @@ pub async fn spawn_tls_server(
         .map_err(|e| e.to_string())?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    serve(bind, move |stream| {
+        let acceptor = acceptor.clone();
+        async move {
+            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+            if let Ok(Ok(mut tls)) = handshake {
+                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+                let _ = tls.shutdown().await;
+            }
+        }
+    })
+    .await
+}
+
+/// Listens on `bind` and runs `handle` on each connection in its own task.
+async fn serve<F, Fut>(bind: SocketAddr, handle: F) -> Result<RunningServer, String>
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind(bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let connections = Arc::new(AtomicUsize::new(0));
     let counter = connections.clone();
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                // Out of descriptors or similar: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
             counter.fetch_add(1, Ordering::Relaxed);
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
-                if let Ok(Ok(mut tls)) = handshake {
-                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
-                    let _ = tls.shutdown().await;
-                }
-            });
+            tokio::spawn(handle(stream));
         }
     });
     Ok(RunningServer { addr, connections, task })
@@ -203,34 +232,22 @@ pub enum HostileBehaviour {
 
 /// Starts a broken peer on 127.0.0.1.
 pub async fn spawn_hostile_server(behaviour: HostileBehaviour) -> Result<RunningServer, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counter = connections.clone();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else { continue };
-            counter.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(async move {
-                match behaviour {
-                    HostileBehaviour::Silent => {
-                        tokio::time::sleep(Duration::from_secs(120)).await;
-                    }
-                    HostileBehaviour::Garbage => {
-                        let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2 hello there\r\n\x00\xff\xfe garbage").await;
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    HostileBehaviour::Reset => {
-                        // A zero linger makes the drop send RST at once; it never blocks.
-                        #[allow(deprecated)]
-                        let _ = stream.set_linger(Some(Duration::ZERO));
-                    }
-                    HostileBehaviour::Close => {
-                        let _ = stream.shutdown().await;
-                    }
-                }
-            });
+    serve(SocketAddr::from(([127, 0, 0, 1], 0)), move |mut stream| async move {
+        match behaviour {
+            HostileBehaviour::Silent => tokio::time::sleep(Duration::from_secs(120)).await,
+            HostileBehaviour::Garbage => {
+                let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2 hello there\r\n\x00\xff\xfe garbage").await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            HostileBehaviour::Reset => {
+                // A zero linger makes the drop send RST at once; it never blocks.
+                #[allow(deprecated)]
+                let _ = stream.set_linger(Some(Duration::ZERO));
+            }
+            HostileBehaviour::Close => {
+                let _ = stream.shutdown().await;
+            }
         }
-    });
-    Ok(RunningServer { addr, connections, task })
+    })
+    .await
 }
