@@ -138,9 +138,11 @@ impl EndpointEvidence {
         }
         for attempt in self.legacy.iter().rev() {
             for exchange in &attempt.exchanges {
-                if let HelloReply::ServerHello { chain, .. } = &exchange.reply {
+                if let HelloReply::ServerHello { chain, version, .. } = &exchange.reply {
                     if !chain.is_empty() {
-                        return Some(ServedChain { version: attempt.version, certificates: chain });
+                        // Label with what the server spoke, which may be older than asked.
+                        let version = TlsVersion::from_wire(*version).unwrap_or(attempt.version);
+                        return Some(ServedChain { version, certificates: chain });
                     }
                 }
             }

@@ -31,6 +31,18 @@ pub struct Identity {
     pub key: PrivateKeyDer<'static>,
 }
 
+impl Identity {
+    /// The chain as PEM, leaf first.
+    pub fn chain_pem(&self) -> String {
+        self.chain.iter().map(pem_encode).collect()
+    }
+
+    /// The private key as PKCS#8 PEM.
+    pub fn key_pem(&self) -> String {
+        pem_block("PRIVATE KEY", self.key.secret_der())
+    }
+}
+
 /// When a certificate is valid, relative to now.
 #[derive(Clone, Copy, Debug)]
 pub struct Validity {
@@ -122,14 +134,18 @@ fn private_key(key: &KeyPair) -> PrivateKeyDer<'static> {
 
 /// PEM-encodes a certificate.
 pub fn pem_encode(der: &CertificateDer<'_>) -> String {
+    pem_block("CERTIFICATE", der.as_ref())
+}
+
+fn pem_block(label: &str, der: &[u8]) -> String {
     use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
     for line in body.as_bytes().chunks(64) {
         pem.push_str(&String::from_utf8_lossy(line));
         pem.push('\n');
     }
-    pem.push_str("-----END CERTIFICATE-----\n");
+    pem.push_str(&format!("-----END {label}-----\n"));
     pem
 }
 
@@ -250,4 +266,110 @@ pub async fn spawn_hostile_server(behaviour: HostileBehaviour) -> Result<Running
         }
     })
     .await
+}
+
+/// A temporary directory, removed when dropped.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// Creates a fresh directory under the system temp dir, named after `tag` and the process.
+    pub fn new(tag: &str) -> std::io::Result<TempDir> {
+        static SEQUENCE: AtomicUsize = AtomicUsize::new(0);
+        let unique = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("kensa-{tag}-{}-{unique}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// Writes `contents` to `name` inside the directory and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> std::io::Result<std::path::PathBuf> {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents)?;
+        Ok(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Debian's `openssl s_server` on 127.0.0.1: the peer for TLS 1.0/1.1, weak keys and other
+/// legacy postures rustls will not serve. Killed when dropped.
+pub struct OpenSslServer {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+    _dir: TempDir,
+}
+
+impl OpenSslServer {
+    /// Whether an `openssl` binary can be run here.
+    pub fn available() -> bool {
+        std::process::Command::new("openssl")
+            .arg("version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Starts `openssl s_server -www` serving PEM files `cert` and `key` with `args` (version
+    /// and cipher options), and waits until it accepts connections.
+    pub fn start_with_files(cert: &str, key: &str, args: &[&str]) -> Result<OpenSslServer, String> {
+        let dir = TempDir::new("openssl").map_err(|e| e.to_string())?;
+        let cert = dir.write("cert.pem", cert).map_err(|e| e.to_string())?;
+        let key = dir.write("key.pem", key).map_err(|e| e.to_string())?;
+        // Another process may take the port between our pick and s_server's bind: retry.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| e.to_string())?
+                .port();
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            // `-www` keeps s_server off stdin, which would otherwise end connections early.
+            let mut child = std::process::Command::new("openssl")
+                .args(["s_server", "-www", "-accept", &addr.to_string()])
+                .arg("-cert")
+                .arg(&cert)
+                .arg("-key")
+                .arg(&key)
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot run openssl s_server: {e}"))?;
+            let waited = std::time::Instant::now();
+            while waited.elapsed() < Duration::from_secs(5) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // it exited: probably the port was taken
+                }
+                if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    return Ok(OpenSslServer { addr, child, _dir: dir });
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        Err(format!("openssl s_server {args:?} did not start"))
+    }
+
+    /// [`OpenSslServer::start_with_files`] serving `identity`.
+    pub fn start(identity: &Identity, args: &[&str]) -> Result<OpenSslServer, String> {
+        Self::start_with_files(&identity.chain_pem(), &identity.key_pem(), args)
+    }
+}
+
+impl Drop for OpenSslServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

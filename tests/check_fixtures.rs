@@ -107,14 +107,15 @@ async fn regenerate_fixtures() {
 mod recorder {
     use std::net::SocketAddr;
     use std::path::Path;
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Command, Stdio};
     use std::time::Duration;
 
     use kensa::evidence::{AddressFamily, CertDer, ScanEvidence};
     use kensa::probe::{scan, ScanRequest};
     use kensa::resolve::{Pin, ResolverSettings};
     use kensa::testkit::{
-        self_signed, spawn_hostile_server, spawn_tls_server, HostileBehaviour, Identity, TestCa, Validity,
+        self_signed, spawn_hostile_server, spawn_tls_server, HostileBehaviour, Identity, OpenSslServer, TempDir,
+        TestCa, Validity,
     };
     use rustls::version::{TLS12, TLS13};
 
@@ -149,61 +150,19 @@ mod recorder {
         eprintln!("recorded {name}");
     }
 
-    struct OpenSsl(Child);
-
-    impl Drop for OpenSsl {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
-    fn write_pem(dir: &Path, identity: &Identity) -> (std::path::PathBuf, std::path::PathBuf) {
-        use base64::Engine;
-        let chain: String = identity.chain.iter().map(kensa::testkit::pem_encode).collect();
-        let key = base64::engine::general_purpose::STANDARD.encode(identity.key.secret_der());
-        let key_pem = format!(
-            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-            key.as_bytes().chunks(64).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("\n")
-        );
-        let cert_path = dir.join("chain.pem");
-        let key_path = dir.join("key.pem");
-        std::fs::write(&cert_path, chain).expect("chain");
-        std::fs::write(&key_path, key_pem).expect("key");
-        (cert_path, key_path)
-    }
-
     fn free_port() -> u16 {
         std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
     }
 
-    async fn openssl_server(cert: &Path, key: &Path, args: &[&str]) -> (OpenSsl, SocketAddr) {
-        let port = free_port();
-        let child = Command::new("openssl")
-            .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-www", "-cipher", "ALL:@SECLEVEL=0"])
-            .arg("-cert")
-            .arg(cert)
-            .arg("-key")
-            .arg(key)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        (OpenSsl(child), addr)
+    fn openssl_server(identity: &Identity, args: &[&str]) -> OpenSslServer {
+        let mut all = vec!["-cipher", "ALL:@SECLEVEL=0"];
+        all.extend_from_slice(args);
+        OpenSslServer::start(identity, &all).expect("openssl s_server")
     }
 
     pub async fn record_all(dir: &Path) {
         std::fs::create_dir_all(dir).expect("fixture dir");
-        let work = std::env::temp_dir().join(format!("kensa-fixtures-{}", std::process::id()));
-        std::fs::create_dir_all(&work).expect("work dir");
+        let work = TempDir::new("fixtures").expect("work dir");
         let normal = Duration::from_secs(5);
         let short = Duration::from_millis(400);
         let ca = TestCa::new("kensa fixture CA").expect("ca");
@@ -249,16 +208,15 @@ mod recorder {
         save(dir, "unresolvable-name", &record(closed, &roots, short, Some(nowhere), false).await);
 
         let identity = ca.issue(&[HOST], Validity::CURRENT).expect("leaf");
-        let (cert, key) = write_pem(&work, &identity);
-        let (_tls10, addr) = openssl_server(&cert, &key, &["-tls1"]).await;
-        save(dir, "openssl-tls10-only", &record(addr, &roots, normal, None, true).await);
-        let (_all, addr) = openssl_server(&cert, &key, &["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.3"]).await;
-        save(dir, "openssl-tls10-to-tls13", &record(addr, &roots, normal, None, true).await);
+        let tls10 = openssl_server(&identity, &["-tls1"]);
+        save(dir, "openssl-tls10-only", &record(tls10.addr, &roots, normal, None, true).await);
+        let all = openssl_server(&identity, &["-min_protocol", "TLSv1", "-max_protocol", "TLSv1.3"]);
+        save(dir, "openssl-tls10-to-tls13", &record(all.addr, &roots, normal, None, true).await);
 
         // RSA-1024 key signed with SHA-1: weak on both counts. Made with openssl, which
         // (unlike ring) still produces such keys.
-        let weak_key = work.join("weak-key.pem");
-        let weak_cert = work.join("weak-cert.pem");
+        let weak_key = work.path().join("weak-key.pem");
+        let weak_cert = work.path().join("weak-cert.pem");
         let status = Command::new("openssl")
             .args(["req", "-x509", "-newkey", "rsa:1024", "-sha1", "-nodes", "-days", "30"])
             .args(["-subj", &format!("/CN={HOST}"), "-addext", &format!("subjectAltName=DNS:{HOST}")])
@@ -271,8 +229,13 @@ mod recorder {
             .status()
             .expect("openssl req");
         assert!(status.success());
-        let (_weak, addr) = openssl_server(&weak_cert, &weak_key, &["-min_protocol", "TLSv1.2"]).await;
-        save(dir, "weak-rsa1024-sha1", &record(addr, &roots, normal, None, true).await);
-        let _ = std::fs::remove_dir_all(&work);
+        let read = |path: &Path| std::fs::read_to_string(path).expect("PEM");
+        let weak = OpenSslServer::start_with_files(
+            &read(&weak_cert),
+            &read(&weak_key),
+            &["-cipher", "ALL:@SECLEVEL=0", "-min_protocol", "TLSv1.2"],
+        )
+        .expect("openssl s_server");
+        save(dir, "weak-rsa1024-sha1", &record(weak.addr, &roots, normal, None, true).await);
     }
 }

@@ -1,58 +1,23 @@
 //! Loopback tests of the legacy probes: against `openssl s_server` restricted to one old
 //! version, and against hostile or broken peers made with plain tokio listeners.
 
-use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kensa::evidence::{HelloReply, Outcome, TlsVersion};
 use kensa::probe::legacy::probe_legacy_version;
+use kensa::testkit::{OpenSslServer, TempDir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const OPENSSL: &str = "/usr/bin/openssl";
-
-/// A throwaway directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("kensa-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// An `openssl s_server` child, killed on drop.
-struct OpensslServer {
-    child: Child,
-    addr: SocketAddr,
-    _dir: TempDir,
-}
-
-impl Drop for OpensslServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn openssl_available() -> bool {
-    if Path::new(OPENSSL).exists() {
-        true
-    } else {
-        eprintln!("note: {OPENSSL} is missing; skipping the openssl s_server tests");
-        false
+    let available = OpenSslServer::available();
+    if !available {
+        eprintln!("note: openssl is missing; skipping the openssl s_server tests");
     }
+    available
 }
 
 fn free_port() -> u16 {
@@ -61,10 +26,12 @@ fn free_port() -> u16 {
 }
 
 /// Starts `openssl s_server` accepting only `version_flag` (e.g. `-tls1`).
-fn start_openssl(version_flag: &str) -> OpensslServer {
-    let dir = TempDir::new("openssl");
-    let (key, cert) = (dir.0.join("key.pem"), dir.0.join("cert.pem"));
-    let status = Command::new(OPENSSL)
+/// Starts `openssl s_server` accepting only `version_flag` (e.g. `-tls1`), with an RSA
+/// certificate for `localhost` made by `openssl req` (as a legacy deployment would have).
+fn start_openssl(version_flag: &str) -> OpenSslServer {
+    let dir = TempDir::new("openssl-req").expect("temp dir");
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let status = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "2"])
         .arg("-keyout")
         .arg(&key)
@@ -75,39 +42,9 @@ fn start_openssl(version_flag: &str) -> OpensslServer {
         .status()
         .expect("run openssl req");
     assert!(status.success(), "openssl req failed");
-
-    // A fresh port per attempt: another process may grab the one we picked.
-    for _ in 0..5 {
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        // `-www` keeps s_server off stdin, which would otherwise end connections early.
-        let mut child = Command::new(OPENSSL)
-            .args(["s_server", version_flag, "-cipher", "ALL:@SECLEVEL=0", "-www"])
-            .arg("-accept")
-            .arg(addr.to_string())
-            .arg("-key")
-            .arg(&key)
-            .arg("-cert")
-            .arg(&cert)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn openssl s_server");
-        let waited = Instant::now();
-        while waited.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = child.try_wait() {
-                break; // exited: the port was probably taken
-            }
-            if StdStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return OpensslServer { child, addr, _dir: dir };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("openssl s_server did not start");
+    let read = |path: &Path| std::fs::read_to_string(path).expect("read PEM");
+    OpenSslServer::start_with_files(&read(&cert), &read(&key), &[version_flag, "-cipher", "ALL:@SECLEVEL=0"])
+        .expect("start openssl s_server")
 }
 
 const TIMEOUT: Duration = Duration::from_secs(5);
