@@ -311,18 +311,11 @@ mod tests {
     use std::time::Duration;
     use tokio::io::AsyncWriteExt;
 
-    fn record(content_type: u8, payload: &[u8]) -> Vec<u8> {
-        let mut r = vec![content_type, 3, 1];
-        r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-        r.extend_from_slice(payload);
-        r
-    }
+    use crate::wire::test_frames::handshake;
 
-    fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
-        let mut m = vec![typ];
-        m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        m.extend_from_slice(body);
-        m
+    /// A TLS 1.0 record.
+    fn record(content_type: u8, payload: &[u8]) -> Vec<u8> {
+        crate::wire::test_frames::record(content_type, 0x0301, payload)
     }
 
     fn later(ms: u64) -> Instant {

@@ -19,3 +19,24 @@ pub mod deframer;
 pub mod server_reply;
 pub mod sslv2;
 pub mod suites;
+
+/// Frame builders for the wire tests: records and handshake messages as a server sends them.
+#[cfg(test)]
+pub(crate) mod test_frames {
+    /// A TLS record of `content_type` with record-layer `version`.
+    pub fn record(content_type: u8, version: u16, payload: &[u8]) -> Vec<u8> {
+        let mut r = vec![content_type];
+        r.extend_from_slice(&version.to_be_bytes());
+        r.extend_from_slice(&u16::try_from(payload.len()).unwrap_or(u16::MAX).to_be_bytes());
+        r.extend_from_slice(payload);
+        r
+    }
+
+    /// A handshake message: type, 24-bit length, body.
+    pub fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![typ];
+        m.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_be_bytes()[1..]);
+        m.extend_from_slice(body);
+        m
+    }
+}

@@ -247,20 +247,7 @@ mod tests {
     use std::time::Duration;
     use tokio::io::AsyncWriteExt;
 
-    fn record(content_type: u8, version: u16, payload: &[u8]) -> Vec<u8> {
-        let mut r = vec![content_type];
-        r.extend_from_slice(&version.to_be_bytes());
-        r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-        r.extend_from_slice(payload);
-        r
-    }
-
-    fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
-        let mut m = vec![typ];
-        m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        m.extend_from_slice(body);
-        m
-    }
+    use crate::wire::test_frames::{handshake, record};
 
     fn server_hello(version: u16, suite: u16, ext: Option<&[u8]>) -> Vec<u8> {
         let mut b = version.to_be_bytes().to_vec();
