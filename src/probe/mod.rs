@@ -110,7 +110,11 @@ pub async fn probe_endpoint(addr: SocketAddr, server_name: Option<String>, timeo
     let mut legacy: Vec<LegacyAttempt> = Vec::with_capacity(TlsVersion::LEGACY.len());
     for version in TlsVersion::LEGACY.into_iter().rev() {
         legacy.push(if unresponsive {
-            let reason = "the endpoint answered neither the TLS 1.3 nor the TLS 1.2 attempt".to_string();
+            let cause = match modern.first().map(|a| &a.outcome) {
+                Some(Outcome::ConnectFailed { reason }) => format!("could not connect: {reason}"),
+                _ => "no answer before the deadline".to_string(),
+            };
+            let reason = format!("no answer to TLS 1.3 or TLS 1.2 ({cause})");
             LegacyAttempt { version, outcome: Outcome::Skipped { reason }, exchanges: Vec::new() }
         } else {
             legacy::probe_legacy_version(addr, name, version, timeout).await
