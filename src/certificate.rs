@@ -177,7 +177,7 @@ fn hash_of(signature_oid: &str) -> SignatureHash {
 /// Whole days from `at` until `not_after` (negative once expired).
 pub fn days_remaining(facts: &CertificateFacts, at: UnixSeconds) -> i64 {
     let at = i64::try_from(at).unwrap_or(i64::MAX);
-    (facts.not_after - at).div_euclid(86_400)
+    facts.not_after.saturating_sub(at).div_euclid(86_400)
 }
 
 /// Formats epoch seconds as an RFC 3339 UTC date-time.

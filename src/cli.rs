@@ -23,8 +23,9 @@ pub const EXIT_USAGE: i32 = 2;
     name = "kensa",
     version,
     about = "Checks an online-medical-care system's network posture against the MHLW guideline (オンライン診療指針 V.2.(5))",
-    after_help = "Exit codes: 0 every probed item compliant · 1 at least one item 不適合 (non-compliant) · \
-                  2 usage or input error · 3 nothing non-compliant but something 判定不能 (indeterminate, e.g. unreachable)"
+    after_help = "Exit codes: 0 no item 不適合 or 判定不能 (要確認 warnings are reported but do not fail) · \
+                  1 at least one item 不適合 (non-compliant) · 2 usage or input error · \
+                  3 nothing non-compliant but something 判定不能 (indeterminate, e.g. unreachable)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -146,7 +147,7 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
     let request =
         ScanRequest { targets, pins, resolver: ResolverSettings { server, timeout, family }, timeout, extra_roots };
     let evidence = scan(&request).await;
-    emit(&profile, &evidence, &args.output, None)
+    emit(&profile, &evidence, &args.output)
 }
 
 async fn run_demo(args: DemoArgs) -> Result<i32, InputError> {
@@ -157,7 +158,8 @@ async fn run_demo(args: DemoArgs) -> Result<i32, InputError> {
     let assessment = Assessment::evaluate(&profile, &run.evidence);
     let (comparison, all_held) = crate::demo::expectations(&run, &profile, &assessment, lang);
     let appendix = (args.output.format == Format::Text).then_some(comparison.as_str());
-    emit(&profile, &run.evidence, &args.output, appendix)?;
+    let report = Report { profile: &profile, evidence: &run.evidence, assessment: &assessment, lang };
+    write_report(&report, &args.output, appendix)?;
     if args.output.format != Format::Text {
         eprint!("{comparison}");
     }
@@ -167,8 +169,7 @@ async fn run_demo(args: DemoArgs) -> Result<i32, InputError> {
 
 fn run_recheck(args: RecheckArgs) -> Result<i32, InputError> {
     let profile = load_profile(&args.output)?;
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| InputError(format!("cannot read {}: {e}", args.file.display())))?;
+    let text = crate::input::read_text_limited(&args.file, crate::input::EVIDENCE_LIMIT)?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| InputError(format!("{} is not JSON: {e}", args.file.display())))?;
     let evidence_value = value.get("evidence").cloned().unwrap_or(value);
@@ -182,28 +183,30 @@ fn run_recheck(args: RecheckArgs) -> Result<i32, InputError> {
             crate::evidence::EVIDENCE_SCHEMA
         )));
     }
-    emit(&profile, &evidence, &args.output, None)
+    emit(&profile, &evidence, &args.output)
 }
 
-/// Judges the evidence, renders the report, writes it, and returns the exit code.
-fn emit(
-    profile: &Profile,
-    evidence: &ScanEvidence,
-    output: &OutputArgs,
-    appendix: Option<&str>,
-) -> Result<i32, InputError> {
+/// Judges the evidence, writes the report, and returns the exit code.
+fn emit(profile: &Profile, evidence: &ScanEvidence, output: &OutputArgs) -> Result<i32, InputError> {
     let lang = output.lang.unwrap_or_else(Lang::from_env);
     let assessment = Assessment::evaluate(profile, evidence);
-    let report = Report { profile, evidence, assessment: &assessment, lang };
+    write_report(&Report { profile, evidence, assessment: &assessment, lang }, output, None)?;
+    Ok(assessment.exit_code())
+}
+
+/// Renders `report` (plus an optional appendix) and writes it where `output` says.
+fn write_report(report: &Report<'_>, output: &OutputArgs, appendix: Option<&str>) -> Result<(), InputError> {
     let mut text = report.render(output.format);
     if let Some(appendix) = appendix {
         text.push_str(appendix);
     }
     match &output.output {
-        Some(path) => write_atomically(path, &text)?,
-        None => print!("{text}"),
+        Some(path) => write_atomically(path, &text),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
     }
-    Ok(assessment.exit_code())
 }
 
 /// Writes via a temporary file and a rename, so an existing report is never left half-written.
@@ -236,7 +239,7 @@ fn read_pem_certificates(path: &Path) -> Result<Vec<CertDer>, InputError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
     let bytes =
-        std::fs::read(path).map_err(|e| InputError(format!("cannot read --ca-file {}: {e}", path.display())))?;
+        crate::input::read_limited(path, crate::input::PEM_LIMIT).map_err(|e| InputError(format!("--ca-file: {e}")))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .map(|c| c.map(|c| CertDer(c.to_vec())))
         .collect::<Result<Vec<_>, _>>()

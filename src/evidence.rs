@@ -101,10 +101,17 @@ pub struct EndpointEvidence {
     pub server_name: Option<String>,
     /// When the probes of this endpoint started; the instant certificates are judged at.
     pub probed_at: UnixSeconds,
-    /// Handshakes completed with rustls: TLS 1.3, then TLS 1.2.
+    /// Handshakes attempted with rustls: TLS 1.3, then TLS 1.2.
     pub modern: Vec<ModernAttempt>,
-    /// Hand-built hellos: SSLv2, SSLv3, TLS 1.0, TLS 1.1.
+    /// Hand-built hellos: SSLv2, SSLv3, TLS 1.0, TLS 1.1 — and TLS 1.2 when rustls could not
+    /// agree on a suite (rustls offers only ECDHE with AEAD; a server may speak TLS 1.2 with
+    /// CBC, RSA or DHE suites only).
     pub legacy: Vec<LegacyAttempt>,
+    /// A handshake repeated after the legacy hellos, made only when some of them were
+    /// answered by a silent close or reset: if it fails too, the endpoint was blocking
+    /// kensa rather than refusing those versions.
+    #[serde(default)]
+    pub health_check: Option<ModernAttempt>,
 }
 
 impl EndpointEvidence {
@@ -126,28 +133,38 @@ impl EndpointEvidence {
         self.legacy.iter().find(|a| a.version == version)
     }
 
-    /// The certificate chain the endpoint serves, from the newest protocol that delivered
-    /// one: TLS 1.3, then TLS 1.2, then a legacy ServerHello's plaintext Certificate.
-    pub fn served_chain(&self) -> Option<ServedChain<'_>> {
-        for version in [TlsVersion::Tls13, TlsVersion::Tls12] {
+    /// Every distinct certificate chain the endpoint served, newest protocol first: the
+    /// TLS 1.3 and TLS 1.2 handshakes, then chains that came in plaintext after a hand-built
+    /// hello. A server may give different clients different certificates; each is judged.
+    pub fn served_chains<'a>(&'a self) -> Vec<ServedChain<'a>> {
+        let mut chains: Vec<ServedChain<'a>> = Vec::new();
+        let mut add = |chain: ServedChain<'a>| {
+            if !chain.certificates.is_empty() && !chains.iter().any(|c| c.certificates == chain.certificates) {
+                chains.push(chain);
+            }
+        };
+        for version in TlsVersion::MODERN {
             if let Some(session) = self.modern_attempt(version).and_then(|a| a.session.as_ref()) {
-                if !session.chain.is_empty() {
-                    return Some(ServedChain { version, certificates: &session.chain });
-                }
+                add(ServedChain {
+                    version,
+                    certificates: &session.chain,
+                    possession: match &session.handshake_signature_error {
+                        None => KeyPossession::Proven,
+                        Some(error) => KeyPossession::Failed(error),
+                    },
+                });
             }
         }
         for attempt in self.legacy.iter().rev() {
             for exchange in &attempt.exchanges {
                 if let HelloReply::ServerHello { chain, version, .. } = &exchange.reply {
-                    if !chain.is_empty() {
-                        // Label with what the server spoke, which may be older than asked.
-                        let version = TlsVersion::from_wire(*version).unwrap_or(attempt.version);
-                        return Some(ServedChain { version, certificates: chain });
-                    }
+                    // Label with what the server spoke, which may be older than asked.
+                    let version = TlsVersion::from_wire(*version).unwrap_or(attempt.version);
+                    add(ServedChain { version, certificates: chain, possession: KeyPossession::NotTested });
                 }
             }
         }
-        None
+        chains
     }
 }
 
@@ -156,6 +173,19 @@ impl EndpointEvidence {
 pub struct ServedChain<'a> {
     pub version: TlsVersion,
     pub certificates: &'a [CertDer],
+    pub possession: KeyPossession<'a>,
+}
+
+/// Whether the server proved it holds the leaf's private key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyPossession<'a> {
+    /// The handshake signature verified with the leaf's key.
+    Proven,
+    /// The handshake signature did not verify: someone else's certificate, or a key kensa
+    /// cannot verify with (e.g. RSA below 2048 bits).
+    Failed(&'a str),
+    /// Captured from a plaintext legacy flight; no signature was checked.
+    NotTested,
 }
 
 /// Protocol versions kensa knows about.

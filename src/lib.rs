@@ -13,6 +13,7 @@ pub mod cli;
 pub mod demo;
 pub mod evidence;
 pub mod i18n;
+pub mod input;
 pub mod probe;
 pub mod profile;
 pub mod report;

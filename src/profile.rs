@@ -174,7 +174,7 @@ impl Profile {
     /// Loads a profile from a file.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+        let text = crate::input::read_text_limited(path, crate::input::PROFILE_LIMIT).map_err(|e| ProfileError {
             file: name.clone(),
             position: None,
             message: format!("cannot read profile: {e}"),

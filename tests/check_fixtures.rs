@@ -218,7 +218,7 @@ mod recorder {
         let weak_key = work.path().join("weak-key.pem");
         let weak_cert = work.path().join("weak-cert.pem");
         let status = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:1024", "-sha1", "-nodes", "-days", "30"])
+            .args(["req", "-x509", "-newkey", "rsa:1024", "-sha1", "-nodes", "-days", "90"])
             .args(["-subj", &format!("/CN={HOST}"), "-addext", &format!("subjectAltName=DNS:{HOST}")])
             .arg("-keyout")
             .arg(&weak_key)
@@ -237,5 +237,86 @@ mod recorder {
         )
         .expect("openssl s_server");
         save(dir, "weak-rsa1024-sha1", &record(weak.addr, &roots, normal, None, true).await);
+    }
+}
+
+fn load(name: &str) -> ScanEvidence {
+    let text = std::fs::read_to_string(fixture_dir().join(format!("{name}.json"))).expect("fixture");
+    serde_json::from_str(&text).expect("evidence")
+}
+
+fn check_status(assessment: &Assessment, check: &str) -> String {
+    assessment.findings.iter().find(|f| f.check_id == check).map(|f| as_str(f.status)).unwrap_or_default()
+}
+
+/// A server presenting a valid chain without its key (a failing handshake signature) must not
+/// pass: the recorded `handshake_signature_error` makes `cert.trusted` fail.
+#[test]
+fn a_chain_without_proof_of_key_possession_is_not_trusted() {
+    let profile = Profile::embedded();
+    let mut evidence = load("compliant-tls12-tls13");
+    for attempt in &mut evidence.targets[0].endpoints[0].modern {
+        if let Some(session) = attempt.session.as_mut() {
+            session.handshake_signature_error = Some("invalid peer certificate: BadSignature".to_string());
+        }
+    }
+    let assessment = Assessment::evaluate(&profile, &evidence);
+    assert_eq!(check_status(&assessment, "cert.trusted"), "fail");
+    assert_eq!(assessment.item("2-1.xii").map(|v| as_str(v.status)).as_deref(), Some("non_compliant"));
+    assert_eq!(assessment.exit_code(), 1);
+}
+
+/// A bad certificate served to TLS 1.2 clients is not hidden by a good one served over TLS 1.3.
+#[test]
+fn every_distinct_chain_is_judged() {
+    let profile = Profile::embedded();
+    let mut evidence = load("compliant-tls12-tls13");
+    let expired = load("expired-certificate");
+    let expired_chain = expired.targets[0].endpoints[0].modern[0].session.as_ref().expect("session").chain.clone();
+    let endpoint = &mut evidence.targets[0].endpoints[0];
+    let tls12 = endpoint
+        .modern
+        .iter_mut()
+        .find(|a| a.version == kensa::evidence::TlsVersion::Tls12)
+        .and_then(|a| a.session.as_mut())
+        .expect("TLS 1.2 session");
+    tls12.chain = expired_chain;
+    let assessment = Assessment::evaluate(&profile, &evidence);
+    assert_eq!(check_status(&assessment, "cert.validity"), "fail");
+    let message = &assessment.findings.iter().find(|f| f.check_id == "cert.validity").expect("finding").message.en;
+    assert!(message.contains("TLS 1.2") && message.contains("2 different chains"), "{message}");
+    assert_eq!(assessment.item("2-1.xii").map(|v| as_str(v.status)).as_deref(), Some("non_compliant"));
+}
+
+/// Resets after a block are not refusals: when the health check after the legacy hellos
+/// fails, silent closes and resets prove nothing.
+#[test]
+fn silent_refusals_followed_by_a_failed_health_check_are_indeterminate() {
+    use kensa::evidence::{ModernAttempt, Outcome, TlsVersion};
+    let profile = Profile::embedded();
+    let mut evidence = load("compliant-tls12-tls13");
+    let endpoint = &mut evidence.targets[0].endpoints[0];
+    for attempt in &mut endpoint.legacy {
+        attempt.outcome = Outcome::Reset;
+    }
+    let healthy = Assessment::evaluate(&profile, &evidence);
+    assert_eq!(check_status(&healthy, "tls.no-tls10"), "pass", "resets from a TLS-speaking endpoint are refusals");
+    evidence.targets[0].endpoints[0].health_check =
+        Some(ModernAttempt { version: TlsVersion::Tls13, elapsed_ms: 1, outcome: Outcome::Reset, session: None });
+    let blocked = Assessment::evaluate(&profile, &evidence);
+    assert_eq!(check_status(&blocked, "tls.no-tls10"), "indeterminate");
+    assert_eq!(blocked.item("2-1.xii").map(|v| as_str(v.status)).as_deref(), Some("indeterminate"));
+    assert_eq!(blocked.exit_code(), 3);
+}
+
+/// Absurd recorded times (a hand-edited or corrupted file) give an answer, never a panic.
+#[test]
+fn extreme_probe_times_do_not_panic() {
+    let profile = Profile::embedded();
+    let mut evidence = load("compliant-tls12-tls13");
+    for at in [0, u64::MAX] {
+        evidence.targets[0].endpoints[0].probed_at = at;
+        let assessment = Assessment::evaluate(&profile, &evidence);
+        assert_eq!(check_status(&assessment, "cert.validity"), "fail", "at {at}");
     }
 }

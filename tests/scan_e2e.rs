@@ -538,6 +538,48 @@ async fn openssl_tls10_only_certificate_is_labelled_tls10() {
     assert_eq!(finding(&report, "cert.trusted")["evidence"]["captured_with"], "TLSv1.0");
 }
 
+/// rustls offers only ECDHE with AEAD suites; a TLS 1.2 server with CBC suites only must
+/// still be seen to speak TLS 1.2 (through the hand-built TLS 1.2 hello), and is compliant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openssl_tls12_with_cbc_suites_only_is_compliant() {
+    if !openssl_available() {
+        return;
+    }
+    let server = start_openssl("openssl-tls1_2-cbc", "ECDHE-ECDSA-AES128-SHA", &["-tls1_2"]);
+
+    let (run, report) = scan_json(server.addr, Some(&server.pki.ca_file), &[]).await;
+
+    assert_protocols(
+        &report,
+        &[
+            ("SSLv2", "refused"),
+            ("SSLv3", "refused"),
+            ("TLSv1.0", "refused"),
+            ("TLSv1.1", "refused"),
+            ("TLSv1.2", "accepted"),
+            ("TLSv1.3", "refused"),
+        ],
+    );
+    assert_findings(&report, &[("tls.tls12-or-13", "pass"), ("tls.no-tls10", "pass")]);
+    assert_eq!(the_endpoint(&report)["certificate"]["captured_with"], "TLSv1.2");
+    assert_openssl_certificate(&report);
+    assert_eq!(item_status(&report, ITEM), "compliant", "{}", digest(&report));
+    assert_eq!(run.code, 0);
+}
+
+/// Device files and directories given as inputs are errors, not hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_files_and_directories_are_input_errors() {
+    let started = Instant::now();
+    let os = |args: &[&str]| args.iter().map(OsString::from).collect::<Vec<_>>();
+    assert_input_error("recheck /dev/zero", os(&["recheck", "/dev/zero"]), vec!["not a regular file".into()]).await;
+    let ca_dir = os(&["scan", "127.0.0.1:1", "--ca-file", "/tmp"]);
+    assert_input_error("--ca-file directory", ca_dir, vec!["not a regular file".into()]).await;
+    let profile = os(&["scan", "127.0.0.1:1", "--profile", "/dev/zero"]);
+    assert_input_error("--profile /dev/zero", profile, vec!["not a regular file".into()]).await;
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openssl_tls11_only_is_non_compliant() {
     if !openssl_available() {

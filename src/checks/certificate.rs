@@ -4,25 +4,42 @@ use serde_json::json;
 
 use super::{CheckContext, CheckResult, CheckStatus};
 use crate::certificate::{days_remaining, format_time, read_certificate, CertificateFacts, PublicKeyFacts};
-use crate::evidence::{EndpointEvidence, ServedChain};
+use crate::evidence::{EndpointEvidence, KeyPossession, ServedChain, TlsVersion};
 use crate::i18n::Text;
 use crate::trust::{judge_chain, name_matches, TrustStore, TrustVerdict};
 
 /// Days before expiry from which a valid certificate is reported as a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
 
-/// The served chain, or the indeterminate result every certificate check gives without one.
-fn chain_or_indeterminate(endpoint: &EndpointEvidence) -> Result<ServedChain<'_>, CheckResult> {
-    endpoint.served_chain().ok_or_else(|| {
-        CheckResult::new(
-            CheckStatus::Indeterminate,
-            Text::new(
-                "no certificate was captured from this endpoint",
-                "このエンドポイントから証明書を取得できなかった",
-            ),
-            serde_json::Value::Null,
-        )
-    })
+/// Runs `judge` on every distinct chain the endpoint served and keeps the worst result, so a
+/// bad certificate shown to some clients is not hidden by a good one shown to others.
+fn each_chain(endpoint: &EndpointEvidence, judge: impl Fn(&ServedChain<'_>) -> CheckResult) -> CheckResult {
+    let chains = endpoint.served_chains();
+    let mut results: Vec<(TlsVersion, CheckResult)> = chains.iter().map(|c| (c.version, judge(c))).collect();
+    if results.len() <= 1 {
+        return results.pop().map(|(_, result)| result).unwrap_or_else(|| {
+            CheckResult::new(
+                CheckStatus::Indeterminate,
+                Text::new(
+                    "no certificate was captured from this endpoint",
+                    "このエンドポイントから証明書を取得できなかった",
+                ),
+                serde_json::Value::Null,
+            )
+        });
+    }
+    let evidence = serde_json::Value::Array(
+        results.iter().map(|(version, r)| json!({"captured_with": version, "evidence": r.evidence})).collect(),
+    );
+    let count = results.len();
+    let worst = results.iter().map(|(_, r)| r.status).max().unwrap_or(CheckStatus::Indeterminate);
+    let (version, result) = results.swap_remove(results.iter().position(|(_, r)| r.status == worst).unwrap_or(0));
+    let name = version.name();
+    let message = Text::new(
+        format!("{} [chain served over {name}; {count} different chains]", result.message.en),
+        format!("{}［{name}で提示されたチェーン、チェーンは{count}種類］", result.message.ja),
+    );
+    CheckResult::new(worst, message, evidence)
 }
 
 /// The leaf's facts, or an indeterminate result if it cannot be read.
@@ -55,17 +72,34 @@ fn leaf_summary(facts: &CertificateFacts) -> serde_json::Value {
 }
 
 pub(super) fn trusted(endpoint: &EndpointEvidence, context: &CheckContext<'_>) -> CheckResult {
-    let chain = match chain_or_indeterminate(endpoint) {
-        Ok(chain) => chain,
-        Err(result) => return result,
-    };
+    each_chain(endpoint, |chain| trusted_chain(endpoint, chain, context))
+}
+
+fn trusted_chain(endpoint: &EndpointEvidence, chain: &ServedChain<'_>, context: &CheckContext<'_>) -> CheckResult {
     let verdict = judge_chain(chain.certificates, context.extra_roots, endpoint.probed_at);
     let evidence = json!({
         "chain_length": chain.certificates.len(),
         "captured_with": chain.version,
         "judged_at": format_time(i64::try_from(endpoint.probed_at).unwrap_or(i64::MAX)),
         "verdict": verdict,
+        "key_possession": match chain.possession {
+            KeyPossession::Proven => json!("proven"),
+            KeyPossession::Failed(error) => json!({"failed": error}),
+            KeyPossession::NotTested => json!("not_tested"),
+        },
     });
+    if let KeyPossession::Failed(error) = chain.possession {
+        // A valid chain is worthless if the server cannot sign with its key: someone else's
+        // certificate, or a key too weak to verify.
+        return CheckResult::new(
+            CheckStatus::Fail,
+            Text::new(
+                format!("the server did not prove it holds the certificate's key (handshake signature: {error})"),
+                format!("サーバーが証明書の秘密鍵を保持していることを証明できない（ハンドシェイク署名: {error}）"),
+            ),
+            evidence,
+        );
+    }
     match verdict {
         TrustVerdict::Trusted { store: TrustStore::Mozilla } => CheckResult::new(
             CheckStatus::Pass,
@@ -95,10 +129,10 @@ pub(super) fn trusted(endpoint: &EndpointEvidence, context: &CheckContext<'_>) -
 }
 
 pub(super) fn hostname(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckResult {
-    let chain = match chain_or_indeterminate(endpoint) {
-        Ok(chain) => chain,
-        Err(result) => return result,
-    };
+    each_chain(endpoint, |chain| hostname_chain(endpoint, chain))
+}
+
+fn hostname_chain(endpoint: &EndpointEvidence, chain: &ServedChain<'_>) -> CheckResult {
     let name = endpoint.server_name.clone().unwrap_or_else(|| endpoint.address.ip().to_string());
     let names = chain
         .certificates
@@ -136,7 +170,11 @@ pub(super) fn hostname(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> Che
 }
 
 pub(super) fn validity(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckResult {
-    let facts = match chain_or_indeterminate(endpoint).and_then(|chain| leaf_or_indeterminate(&chain)) {
+    each_chain(endpoint, |chain| validity_chain(endpoint, chain))
+}
+
+fn validity_chain(endpoint: &EndpointEvidence, chain: &ServedChain<'_>) -> CheckResult {
+    let facts = match leaf_or_indeterminate(chain) {
         Ok(facts) => facts,
         Err(result) => return result,
     };
@@ -189,7 +227,11 @@ pub(super) fn validity(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> Che
 }
 
 pub(super) fn key_strength(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckResult {
-    let facts = match chain_or_indeterminate(endpoint).and_then(|chain| leaf_or_indeterminate(&chain)) {
+    each_chain(endpoint, key_strength_chain)
+}
+
+fn key_strength_chain(chain: &ServedChain<'_>) -> CheckResult {
+    let facts = match leaf_or_indeterminate(chain) {
         Ok(facts) => facts,
         Err(result) => return result,
     };
@@ -223,10 +265,10 @@ pub(super) fn key_strength(endpoint: &EndpointEvidence, _: &CheckContext<'_>) ->
 }
 
 pub(super) fn signature_hash(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckResult {
-    let chain = match chain_or_indeterminate(endpoint) {
-        Ok(chain) => chain,
-        Err(result) => return result,
-    };
+    each_chain(endpoint, signature_hash_chain)
+}
+
+fn signature_hash_chain(chain: &ServedChain<'_>) -> CheckResult {
     let mut signatures = Vec::new();
     let mut weak = Vec::new();
     for (position, cert) in chain.certificates.iter().enumerate() {

@@ -22,12 +22,15 @@ pub enum Support {
 /// other hello in TLS — many servers drop hellos they won't serve, but a peer that never
 /// speaks TLS proves nothing. Timeouts, garbage and failed connections prove nothing.
 pub fn support(endpoint: &EndpointEvidence, version: TlsVersion) -> Support {
-    let outcome = match version {
-        TlsVersion::Tls12 | TlsVersion::Tls13 => endpoint.modern_attempt(version).map(|a| &a.outcome),
-        _ => endpoint.legacy_attempt(version).map(|a| &a.outcome),
-    };
-    let Some(outcome) = outcome else {
-        return Support::Unknown("not probed".to_string());
+    let modern = endpoint.modern_attempt(version).map(|a| &a.outcome);
+    let raw = endpoint.legacy_attempt(version).map(|a| &a.outcome);
+    // For TLS 1.2 both may exist: rustls first, then (if rustls could not agree on a suite)
+    // a hand-built hello offering every TLS 1.2 suite, which has the last word.
+    let outcome = match (modern, raw) {
+        (Some(Outcome::Accepted), _) => &Outcome::Accepted,
+        (_, Some(raw)) => raw,
+        (Some(modern), None) => modern,
+        (None, None) => return Support::Unknown("not probed".to_string()),
     };
     match outcome {
         Outcome::Accepted => Support::Accepted,
@@ -37,11 +40,18 @@ pub fn support(endpoint: &EndpointEvidence, version: TlsVersion) -> Support {
             TlsVersion::from_wire(*other).map(TlsVersion::name).unwrap_or("another version")
         )),
         Outcome::Incompatible { reason } => Support::Refused(reason.clone()),
-        Outcome::Closed | Outcome::Reset if speaks_tls(endpoint) => Support::Refused(
-            if *outcome == Outcome::Closed { "connection closed" } else { "connection reset" }.to_string(),
-        ),
-        Outcome::Closed => Support::Unknown("connection closed, and the endpoint never answered in TLS".to_string()),
-        Outcome::Reset => Support::Unknown("connection reset, and the endpoint never answered in TLS".to_string()),
+        Outcome::Closed | Outcome::Reset => {
+            let what = if *outcome == Outcome::Closed { "connection closed" } else { "connection reset" };
+            if !speaks_tls(endpoint) {
+                Support::Unknown(format!("{what}, and the endpoint never answered in TLS"))
+            } else if stopped_answering(endpoint) {
+                Support::Unknown(format!(
+                    "{what}, and the endpoint stopped answering afterwards (rate limit or block?)"
+                ))
+            } else {
+                Support::Refused(what.to_string())
+            }
+        }
         Outcome::Timeout => Support::Unknown("no answer before the deadline".to_string()),
         Outcome::ConnectFailed { reason } => Support::Unknown(format!("could not connect: {reason}")),
         Outcome::Malformed { reason } => Support::Unknown(format!("malformed reply: {reason}")),
@@ -59,24 +69,27 @@ fn speaks_tls(endpoint: &EndpointEvidence) -> bool {
         .any(Outcome::is_tls_answer)
 }
 
+/// The health check after the legacy hellos failed: silent closes may have been a block.
+fn stopped_answering(endpoint: &EndpointEvidence) -> bool {
+    endpoint.health_check.as_ref().is_some_and(|check| check.outcome != Outcome::Accepted)
+}
+
+/// The attempts behind a version's verdict: the rustls handshake and/or the hand-built hellos.
 fn attempt_evidence(endpoint: &EndpointEvidence, version: TlsVersion) -> serde_json::Value {
-    match version {
-        TlsVersion::Tls12 | TlsVersion::Tls13 => endpoint
-            .modern_attempt(version)
-            .map(|a| json!({"version": version, "outcome": a.outcome, "elapsed_ms": a.elapsed_ms}))
-            .unwrap_or(serde_json::Value::Null),
-        _ => endpoint
-            .legacy_attempt(version)
-            .map(|a| {
-                json!({
-                    "version": version,
-                    "outcome": a.outcome,
-                    "hellos_sent": a.exchanges.len(),
-                    "suites_offered": a.exchanges.iter().map(|e| e.offered_suites.len()).sum::<usize>(),
-                })
-            })
-            .unwrap_or(serde_json::Value::Null),
-    }
+    let rustls = endpoint.modern_attempt(version).map(|a| json!({"outcome": a.outcome, "elapsed_ms": a.elapsed_ms}));
+    let hand_built = endpoint.legacy_attempt(version).map(|a| {
+        json!({
+            "outcome": a.outcome,
+            "hellos_sent": a.exchanges.len(),
+            "suites_offered": a.exchanges.iter().map(|e| e.offered_suites.len()).sum::<usize>(),
+        })
+    });
+    json!({
+        "version": version,
+        "rustls": rustls,
+        "hand_built_hello": hand_built,
+        "health_check": endpoint.health_check.as_ref().map(|h| &h.outcome),
+    })
 }
 
 fn must_refuse(endpoint: &EndpointEvidence, version: TlsVersion) -> CheckResult {
@@ -201,6 +214,7 @@ mod tests {
                 .zip(legacy)
                 .map(|(version, outcome)| LegacyAttempt { version, outcome, exchanges: Vec::new() })
                 .collect(),
+            health_check: None,
         }
     }
 

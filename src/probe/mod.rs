@@ -94,7 +94,9 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
 }
 
 /// Probes one address: TLS 1.3 and 1.2 with rustls, then TLS 1.1, 1.0, SSLv3 and SSLv2
-/// with hand-built hellos, one connection at a time.
+/// with hand-built hellos, one connection at a time. A hand-built TLS 1.2 hello follows when
+/// rustls failed to agree on TLS 1.2 parameters, and a final handshake checks the endpoint
+/// still answers when some hellos met a silent close or reset.
 ///
 /// If neither modern attempt gets any answer at all (a tarpit, a filtered port), the legacy
 /// hellos are recorded as skipped rather than waited out: the endpoint's verdict is indeterminate
@@ -107,7 +109,10 @@ pub async fn probe_endpoint(addr: SocketAddr, server_name: Option<String>, timeo
         modern.push(modern::probe_modern_version(addr, name, version, timeout).await);
     }
     let unresponsive = modern.iter().all(|a| a.outcome.is_unresponsive());
-    let mut legacy: Vec<LegacyAttempt> = Vec::with_capacity(TlsVersion::LEGACY.len());
+    let mut legacy: Vec<LegacyAttempt> = Vec::with_capacity(TlsVersion::LEGACY.len() + 1);
+    if !unresponsive && modern.iter().any(|a| a.version == TlsVersion::Tls12 && needs_raw_tls12(&a.outcome)) {
+        legacy.push(legacy::probe_legacy_version(addr, name, TlsVersion::Tls12, timeout).await);
+    }
     for version in TlsVersion::LEGACY.into_iter().rev() {
         legacy.push(if unresponsive {
             let cause = match modern.first().map(|a| &a.outcome) {
@@ -120,6 +125,34 @@ pub async fn probe_endpoint(addr: SocketAddr, server_name: Option<String>, timeo
             legacy::probe_legacy_version(addr, name, version, timeout).await
         });
     }
+    let silent_refusals = legacy.iter().any(|a| matches!(a.outcome, Outcome::Closed | Outcome::Reset));
+    let accepted = modern.iter().find(|a| a.outcome == Outcome::Accepted).map(|a| a.version);
+    let health_check = match (silent_refusals, accepted) {
+        (true, Some(version)) => Some(modern::probe_modern_version(addr, name, version, timeout).await),
+        _ => None,
+    };
     legacy.sort_by_key(|a| a.version);
-    EndpointEvidence { address: addr, server_name, probed_at, modern, legacy }
+    EndpointEvidence { address: addr, server_name, probed_at, modern, legacy, health_check }
 }
+
+/// Whether a failed rustls TLS 1.2 attempt leaves TLS 1.2 support open: rustls offers only
+/// ECDHE with AEAD, so anything but a clear "wrong version" answer (or no answer at all)
+/// calls for a hand-built hello offering every TLS 1.2 suite.
+fn needs_raw_tls12(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Accepted
+        | Outcome::OtherVersion { .. }
+        | Outcome::Timeout
+        | Outcome::ConnectFailed { .. }
+        | Outcome::Skipped { .. } => false,
+        Outcome::Alert { description, .. } => *description != PROTOCOL_VERSION_ALERT,
+        Outcome::Incompatible { .. }
+        | Outcome::Closed
+        | Outcome::Reset
+        | Outcome::Malformed { .. }
+        | Outcome::Error { .. } => true,
+    }
+}
+
+/// The alert a server sends for a version it does not speak (RFC 5246 §7.2.2).
+const PROTOCOL_VERSION_ALERT: u8 = 70;

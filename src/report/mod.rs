@@ -61,7 +61,10 @@ pub struct EndpointFacts {
     /// Per version: accepted, refused or unknown, with how it was decided.
     pub protocols: Vec<ProtocolFact>,
     pub negotiated: Vec<NegotiatedFact>,
+    /// The chain served over the newest protocol; null if none was captured.
     pub certificate: Option<CertificateSummary>,
+    /// Other, different chains served over other protocols (usually empty).
+    pub additional_certificates: Vec<CertificateSummary>,
 }
 
 /// Whether one protocol version is accepted.
@@ -113,7 +116,7 @@ impl EndpointFacts {
                 })
             })
             .collect();
-        let certificate = endpoint.served_chain().map(|chain| {
+        let mut chains = endpoint.served_chains().into_iter().map(|chain| {
             let leaf = chain.certificates.first().map(|c| read_certificate(&c.0));
             let chain_subjects = chain
                 .certificates
@@ -136,6 +139,8 @@ impl EndpointFacts {
                 trust: judge_chain(chain.certificates, &evidence.extra_roots, endpoint.probed_at),
             }
         });
+        let certificate = chains.next();
+        let additional_certificates = chains.collect();
         EndpointFacts {
             endpoint: endpoint.label(),
             target: target.to_string(),
@@ -145,6 +150,7 @@ impl EndpointFacts {
             protocols,
             negotiated,
             certificate,
+            additional_certificates,
         }
     }
 }

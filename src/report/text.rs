@@ -221,6 +221,23 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
             );
         }
     }
+    for other in &facts.additional_certificates {
+        let subject = other.leaf.as_ref().map(|l| l.subject.as_str()).unwrap_or("<unreadable>");
+        let trust = match &other.trust {
+            TrustVerdict::Trusted { .. } => tr(lang, "trusted", "信頼済み").to_string(),
+            TrustVerdict::NotTrusted { reason, .. } => match lang {
+                Lang::En => format!("NOT trusted: {}", reason.describe_en()),
+                Lang::Ja => format!("信頼できない: {}", reason.describe_ja()),
+            },
+        };
+        let _ = writeln!(
+            out,
+            "  {} {subject} ({} {}; {trust})",
+            pad(tr(lang, "Also served", "別の証明書"), 16),
+            other.captured_with.name(),
+            tr(lang, "clients", "のクライアント向け"),
+        );
+    }
     for item in report.profile.items.iter().filter(|i| !i.checks.is_empty()) {
         if let Some(status) = report.assessment.item_status_for_endpoint(&item.id, &facts.endpoint, report.profile) {
             let _ = writeln!(out, "  {} {} {}", pad(&item.id, 16), status_mark(status), status.label(lang));

@@ -28,10 +28,25 @@ pub const EXT_SUPPORTED_GROUPS: u16 = 10;
 pub const EXT_EC_POINT_FORMATS: u16 = 11;
 /// Extension type: padding (RFC 7685).
 pub const EXT_PADDING: u16 = 21;
+/// signature_algorithms (RFC 5246 §7.4.1.4.1, RFC 8446 §4.2.3).
+pub const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
 
 /// Groups offered in supported_groups: x25519, secp256r1, secp384r1, secp521r1, ffdhe2048,
 /// ffdhe3072.
 pub const OFFERED_GROUPS: &[u16] = &[0x001d, 0x0017, 0x0018, 0x0019, 0x0100, 0x0101];
+
+/// Signature schemes offered in TLS 1.2 hellos: everything a server might sign with, the
+/// SHA-1 ones last. Without the extension a TLS 1.2 server must assume SHA-1 only (RFC 5246
+/// §7.4.1.4.1), which modern servers refuse; a probe wants any answer the server can give.
+pub const OFFERED_SIGNATURE_SCHEMES: &[u16] = &[
+    0x0403, 0x0804, 0x0401, // ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256
+    0x0503, 0x0805, 0x0501, // … sha384
+    0x0603, 0x0806, 0x0601, // … sha512
+    0x0807, 0x0808, // ed25519, ed448
+    0x0809, 0x080a, 0x080b, // rsa_pss_pss_sha256/384/512
+    0x0402, 0x0303, 0x0301, 0x0302, // dsa_sha256, sha224 variants
+    0x0203, 0x0201, 0x0202, // ecdsa_sha1, rsa_pkcs1_sha1, dsa_sha1
+];
 
 /// Why a ClientHello could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +94,17 @@ impl Extension {
         Extension::from_writer(EXT_SUPPORTED_GROUPS, w)
     }
 
+    /// signature_algorithms listing `schemes` (TLS 1.2 and later only).
+    pub fn signature_algorithms(schemes: &[u16]) -> Extension {
+        let mut w = Writer::new();
+        w.vec_u16(|w| {
+            for &scheme in schemes {
+                w.u16(scheme);
+            }
+        });
+        Extension::from_writer(EXT_SIGNATURE_ALGORITHMS, w)
+    }
+
     /// ec_point_formats offering only `uncompressed`.
     pub fn ec_point_formats_uncompressed() -> Extension {
         Extension { typ: EXT_EC_POINT_FORMATS, body: vec![1, 0] }
@@ -122,6 +148,9 @@ impl ClientHello {
             }
             extensions.push(Extension::supported_groups(OFFERED_GROUPS));
             extensions.push(Extension::ec_point_formats_uncompressed());
+        }
+        if version >= 0x0303 {
+            extensions.push(Extension::signature_algorithms(OFFERED_SIGNATURE_SCHEMES));
         }
         Ok(ClientHello { version, suites: suites.to_vec(), random: fresh_random(), extensions })
     }
