@@ -8,6 +8,19 @@ use std::net::{IpAddr, Ipv6Addr};
 pub const DEFAULT_PORT: u16 = 443;
 
 /// A parsed scan target.
+///
+/// ```
+/// use kensa::target::{Host, Target};
+///
+/// let target: Target = "wss://ws.clinic.example/signal".parse().unwrap();
+/// assert_eq!(target.host, Host::Name("ws.clinic.example".into()));
+/// assert_eq!(target.port, 443);
+/// assert_eq!(target.server_name(), Some("ws.clinic.example"));
+///
+/// let ip: Target = "[2001:db8::1]:8443".parse().unwrap();
+/// assert_eq!((ip.server_name(), ip.port), (None, 8443));
+/// assert!("http://clinic.example".parse::<Target>().is_err());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     /// The text the user gave, for the report.

@@ -103,6 +103,29 @@ pub const TARGET_RESOLUTION_CHECK: &str = "target.resolution";
 
 impl Assessment {
     /// Runs every check the profile names on every endpoint, then rolls the results up.
+    ///
+    /// Pure: the same profile and evidence always give the same assessment. With no target
+    /// at all, probe items are 判定不能 and the exit code says so:
+    ///
+    /// ```
+    /// use kensa::evidence::{ScanEvidence, ScanSettings, AddressFamily, EVIDENCE_SCHEMA};
+    /// use kensa::profile::Profile;
+    /// use kensa::verdict::{Assessment, ItemStatus};
+    ///
+    /// let evidence = ScanEvidence {
+    ///     schema: EVIDENCE_SCHEMA.into(),
+    ///     kensa_version: "0".into(),
+    ///     started_at: 0,
+    ///     finished_at: 0,
+    ///     settings: ScanSettings { timeout_ms: 1, address_family: AddressFamily::Any, resolver: None, pins: vec![] },
+    ///     extra_roots: vec![],
+    ///     targets: vec![],
+    /// };
+    /// let assessment = Assessment::evaluate(&Profile::embedded(), &evidence);
+    /// assert_eq!(assessment.item("2-1.xii").unwrap().status, ItemStatus::Indeterminate);
+    /// assert_eq!(assessment.item("2-1.v").unwrap().status, ItemStatus::DeclarationNeeded);
+    /// assert_eq!(assessment.exit_code(), 3);
+    /// ```
     pub fn evaluate(profile: &Profile, evidence: &ScanEvidence) -> Assessment {
         let context = CheckContext { extra_roots: &evidence.extra_roots };
         let mut findings = Vec::new();
