@@ -200,18 +200,7 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
                     );
                 }
             }
-            let trust = match &cert.trust {
-                TrustVerdict::Trusted { store: TrustStore::Mozilla } => {
-                    tr(lang, "trusted (Mozilla root program)", "信頼済み（Mozillaルートプログラム）").to_string()
-                }
-                TrustVerdict::Trusted { store: TrustStore::CaFile } => {
-                    tr(lang, "trusted (--ca-file root)", "信頼済み（--ca-fileのルート）").to_string()
-                }
-                TrustVerdict::NotTrusted { reason, .. } => match lang {
-                    Lang::En => format!("NOT trusted: {}", reason.describe_en()),
-                    Lang::Ja => format!("信頼できない: {}", reason.describe_ja()),
-                },
-            };
+            let trust = trust_label(lang, &cert.trust);
             let _ = writeln!(
                 out,
                 "  {} {trust} [{} {}]",
@@ -223,13 +212,7 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
     }
     for other in &facts.additional_certificates {
         let subject = other.leaf.as_ref().map(|l| l.subject.as_str()).unwrap_or("<unreadable>");
-        let trust = match &other.trust {
-            TrustVerdict::Trusted { .. } => tr(lang, "trusted", "信頼済み").to_string(),
-            TrustVerdict::NotTrusted { reason, .. } => match lang {
-                Lang::En => format!("NOT trusted: {}", reason.describe_en()),
-                Lang::Ja => format!("信頼できない: {}", reason.describe_ja()),
-            },
-        };
+        let trust = trust_label(lang, &other.trust);
         let _ = writeln!(
             out,
             "  {} {subject} ({} {}; {trust})",
@@ -249,6 +232,21 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
         }
         let _ =
             writeln!(out, "  {} {:<20} {}", check_mark(finding.status), finding.check_id, finding.message.get(lang));
+    }
+}
+
+fn trust_label(lang: Lang, verdict: &TrustVerdict) -> String {
+    match verdict {
+        TrustVerdict::Trusted { store: TrustStore::Mozilla } => {
+            tr(lang, "trusted (Mozilla root program)", "信頼済み（Mozillaルートプログラム）").to_string()
+        }
+        TrustVerdict::Trusted { store: TrustStore::CaFile } => {
+            tr(lang, "trusted (--ca-file root)", "信頼済み（--ca-fileのルート）").to_string()
+        }
+        TrustVerdict::NotTrusted { reason, .. } => match lang {
+            Lang::En => format!("NOT trusted: {}", reason.describe_en()),
+            Lang::Ja => format!("信頼できない: {}", reason.describe_ja()),
+        },
     }
 }
 
