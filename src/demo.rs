@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustls::version::{TLS12, TLS13};
 
 use crate::evidence::{AddressFamily, CertDer, ScanEvidence};
-use crate::i18n::{Lang, Text};
+use crate::i18n::{pad, Lang, Text};
 use crate::probe::{scan, ScanRequest};
 use crate::profile::Profile;
 use crate::resolve::{Pin, ResolverSettings};
@@ -127,10 +127,10 @@ pub fn expectations(run: &DemoRun, profile: &Profile, assessment: &Assessment, l
         let held = measured == Some(endpoint.expected);
         all_held &= held;
         out.push_str(&format!(
-            "  {} {:<26} {:<28} {} {}, {} {}\n",
+            "  {} {} {} {} {}, {} {}\n",
             if held { "✔" } else { "✘" },
-            endpoint.host,
-            endpoint.description.get(lang),
+            pad(endpoint.host, 26),
+            pad(endpoint.description.get(lang), 48),
             match lang {
                 Lang::En => "expected",
                 Lang::Ja => "期待",

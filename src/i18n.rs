@@ -51,6 +51,14 @@ impl Text {
     }
 }
 
+/// Pads `text` with spaces to `columns` terminal columns (CJK characters take two).
+pub fn pad(text: &str, columns: usize) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let mut padded = text.to_string();
+    padded.extend(std::iter::repeat_n(' ', columns.saturating_sub(text.width())));
+    padded
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use super::{EndpointFacts, Report};
 use crate::certificate::format_time;
 use crate::checks::{CheckStatus, Support};
-use crate::i18n::Lang;
+use crate::i18n::{pad, Lang};
 use crate::trust::{TrustStore, TrustVerdict};
 use crate::verdict::ItemStatus;
 
@@ -288,11 +288,4 @@ fn shorten(text: &str, columns: usize) -> String {
     }
     cut.push('…');
     cut
-}
-
-/// Pads `text` with spaces to `columns` terminal columns.
-fn pad(text: &str, columns: usize) -> String {
-    let mut padded = text.to_string();
-    padded.extend(std::iter::repeat_n(' ', columns.saturating_sub(text.width())));
-    padded
 }
