@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::evidence::{AddressFamily, CertDer, ScanEvidence};
+use std::io::IsTerminal;
+
+use crate::evidence::{AddressFamily, CertDer, ScanEvidence, ScanMode};
 use crate::i18n::Lang;
+use crate::probe::gate::Politeness;
 use crate::probe::{scan, ScanRequest};
 use crate::profile::Profile;
 use crate::report::{Format, Report};
@@ -65,6 +68,22 @@ pub struct ScanArgs {
     /// Probe IPv6 addresses only.
     #[arg(short = '6')]
     pub ipv6_only: bool,
+    /// full: every version's suites, the server's order, groups and handshake facts;
+    /// minimal: one hello per version and the certificate (at most 8 connections per endpoint).
+    #[arg(long, value_enum, default_value_t = ScanMode::Full)]
+    pub mode: ScanMode,
+    /// Most connections open at once to one IP address.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub parallel_per_ip: u32,
+    /// Pause in milliseconds between two connections to the same IP address.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub delay: u64,
+    /// Most endpoints probed at once.
+    #[arg(long, value_name = "N", default_value_t = crate::probe::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// Never show a progress bar (it is shown only on a terminal, and never for JSON).
+    #[arg(long)]
+    pub no_progress: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -98,9 +117,10 @@ pub struct OutputArgs {
     /// Report language (default: Japanese if LC_ALL/LC_MESSAGES/LANG start with "ja").
     #[arg(long, value_enum)]
     pub lang: Option<Lang>,
-    /// Guideline profile to judge against (default: the embedded mhlw-online-2023).
-    #[arg(long, value_name = "FILE")]
-    pub profile: Option<PathBuf>,
+    /// Guideline profile: an embedded name (mhlw-online-2023, or mhlw-online-2023-high for
+    /// systems that can affect clinics' medical-information systems) or a profile file.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub profile: Option<String>,
 }
 
 /// An error that ends the run with [`EXIT_USAGE`].
@@ -144,9 +164,28 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
     for path in &args.ca_files {
         extra_roots.extend(read_pem_certificates(path)?);
     }
-    let request =
-        ScanRequest { targets, pins, resolver: ResolverSettings { server, timeout, family }, timeout, extra_roots };
+    if args.parallel_per_ip == 0 || args.parallel_per_ip > 64 {
+        return Err(InputError(format!("--parallel-per-ip must be between 1 and 64, not {}", args.parallel_per_ip)));
+    }
+    if args.concurrency == 0 || args.concurrency > 4096 {
+        return Err(InputError(format!("--concurrency must be between 1 and 4096, not {}", args.concurrency)));
+    }
+    if args.delay > 600_000 {
+        return Err(InputError(format!("--delay must be at most 600000 ms, not {}", args.delay)));
+    }
+    let mut request = ScanRequest::new(targets, ResolverSettings { server, timeout, family }, timeout);
+    request.pins = pins;
+    request.extra_roots = extra_roots;
+    request.mode = args.mode;
+    request.politeness = Politeness { parallel_per_ip: args.parallel_per_ip, delay: Duration::from_millis(args.delay) };
+    request.concurrency = args.concurrency;
+    let show_progress = !args.no_progress && args.output.format != Format::Json && std::io::stderr().is_terminal();
+    let bar = show_progress.then(crate::progress::ProgressBar::new);
+    request.progress = bar.as_ref().map(|b| b.sink());
     let evidence = scan(&request).await;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
     emit(&profile, &evidence, &args.output)
 }
 
@@ -222,7 +261,7 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), InputError> {
 
 fn load_profile(output: &OutputArgs) -> Result<Profile, InputError> {
     match &output.profile {
-        Some(path) => Profile::load(path).map_err(|e| InputError(format!("invalid profile: {e}"))),
+        Some(name_or_path) => Profile::resolve(name_or_path).map_err(|e| InputError(format!("invalid profile: {e}"))),
         None => Ok(Profile::embedded()),
     }
 }

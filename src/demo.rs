@@ -92,13 +92,10 @@ pub async fn run(timeout: Duration) -> Result<DemoRun, String> {
             .push(format!("{}:{port}", endpoint.host).parse().map_err(|e: crate::target::TargetError| e.to_string())?);
         pins.push(format!("{}:{port}:{}", endpoint.host, server.addr.ip()).parse::<Pin>().map_err(|e| e.to_string())?);
     }
-    let request = ScanRequest {
-        targets,
-        pins,
-        resolver: ResolverSettings { server: None, timeout, family: AddressFamily::Any },
-        timeout,
-        extra_roots: vec![CertDer(ca.certificate().to_vec())],
-    };
+    let mut request =
+        ScanRequest::new(targets, ResolverSettings { server: None, timeout, family: AddressFamily::Any }, timeout);
+    request.pins = pins;
+    request.extra_roots = vec![CertDer(ca.certificate().to_vec())];
     let evidence = scan(&request).await;
     // Dropping the servers stops them.
     let endpoints = servers.into_iter().map(|(endpoint, _server)| endpoint).collect();

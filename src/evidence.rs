@@ -38,6 +38,31 @@ pub struct ScanSettings {
     pub resolver: Option<String>,
     /// `--resolve HOST:PORT:ADDR` pins as given.
     pub pins: Vec<String>,
+    /// How much was probed: `full` enumeration or the `minimal` set the 2-1.xii verdict needs.
+    #[serde(default)]
+    pub mode: ScanMode,
+    /// Most connections open at once to one IP address.
+    #[serde(default = "one")]
+    pub parallel_per_ip: u32,
+    /// Pause between two connections to the same IP address, in milliseconds.
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// How thoroughly each endpoint is probed.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanMode {
+    /// Every version's accepted suites, the server's order, groups and handshake facts.
+    #[default]
+    Full,
+    /// Only what the 2-1.xii verdict needs: one hello per version and the certificate, at
+    /// most [`crate::probe::MINIMAL_CONNECTION_BUDGET`] connections per endpoint.
+    Minimal,
 }
 
 /// Which address families were probed (`-4`, `-6`, or both).
@@ -103,15 +128,21 @@ pub struct EndpointEvidence {
     pub probed_at: UnixSeconds,
     /// Handshakes attempted with rustls: TLS 1.3, then TLS 1.2.
     pub modern: Vec<ModernAttempt>,
-    /// Hand-built hellos: SSLv2, SSLv3, TLS 1.0, TLS 1.1 — and TLS 1.2 when rustls could not
-    /// agree on a suite (rustls offers only ECDHE with AEAD; a server may speak TLS 1.2 with
-    /// CBC, RSA or DHE suites only).
-    pub legacy: Vec<LegacyAttempt>,
+    /// Hand-built hellos, one entry per version: SSLv2, SSLv3, TLS 1.0 and TLS 1.1 always;
+    /// TLS 1.2 and TLS 1.3 in full mode (suite, group and preference enumeration), and TLS 1.2
+    /// in minimal mode when rustls could not agree on a suite (rustls offers only ECDHE with
+    /// AEAD; a server may speak TLS 1.2 with CBC, RSA or DHE suites only).
+    #[serde(alias = "legacy")]
+    pub hand_built: Vec<HandBuiltAttempt>,
     /// A handshake repeated after the legacy hellos, made only when some of them were
     /// answered by a silent close or reset: if it fails too, the endpoint was blocking
     /// kensa rather than refusing those versions.
     #[serde(default)]
     pub health_check: Option<ModernAttempt>,
+    /// TCP connections opened to this endpoint, counted by the connection gate (0 in
+    /// evidence recorded before kensa counted them).
+    #[serde(default)]
+    pub connections: u32,
 }
 
 impl EndpointEvidence {
@@ -129,8 +160,8 @@ impl EndpointEvidence {
     }
 
     /// The attempt with a given legacy version, if it was made.
-    pub fn legacy_attempt(&self, version: TlsVersion) -> Option<&LegacyAttempt> {
-        self.legacy.iter().find(|a| a.version == version)
+    pub fn hand_built_attempt(&self, version: TlsVersion) -> Option<&HandBuiltAttempt> {
+        self.hand_built.iter().find(|a| a.version == version)
     }
 
     /// Every distinct certificate chain the endpoint served, newest protocol first: the
@@ -155,7 +186,7 @@ impl EndpointEvidence {
                 });
             }
         }
-        for attempt in self.legacy.iter().rev() {
+        for attempt in self.hand_built.iter().rev() {
             for exchange in &attempt.exchanges {
                 if let HelloReply::ServerHello { chain, version, .. } = &exchange.reply {
                     // Label with what the server spoke, which may be older than asked.
@@ -317,7 +348,7 @@ impl Outcome {
 
 /// One legacy version probed with hand-built hellos, possibly over several bundles of suites.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct LegacyAttempt {
+pub struct HandBuiltAttempt {
     pub version: TlsVersion,
     /// Overall result for this version.
     pub outcome: Outcome,
@@ -328,7 +359,25 @@ pub struct LegacyAttempt {
 /// One hand-built hello on its own connection, and the reply.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct HelloExchange {
+    /// What the hello was for; decides what a refusal means (see [`HelloPurpose`]).
+    #[serde(default)]
+    pub purpose: HelloPurpose,
     pub offered_suites: Vec<u16>,
+    /// Named groups in supported_groups, in offered order (empty for SSLv2/SSLv3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered_groups: Vec<u16>,
+    /// Versions in supported_versions (TLS 1.3 hellos only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered_versions: Vec<u16>,
+    /// Extension types sent, in wire order (empty for SSLv2/SSLv3 hellos).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered_extensions: Vec<u16>,
+    /// Compression methods offered besides none (DEFLATE in enumeration hellos).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered_compression: Vec<u8>,
+    /// TLS_FALLBACK_SCSV was among the suites.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fallback_scsv: bool,
     /// The bytes sent.
     pub sent: Bytes,
     /// The bytes received (capped; see [`HelloExchange::received_truncated`]).
@@ -337,6 +386,46 @@ pub struct HelloExchange {
     pub received_truncated: bool,
     pub elapsed_ms: u64,
     pub reply: HelloReply,
+}
+
+impl HelloExchange {
+    /// An exchange with nothing offered or recorded yet besides its purpose and reply.
+    pub fn new(purpose: HelloPurpose, reply: HelloReply) -> HelloExchange {
+        HelloExchange {
+            purpose,
+            offered_suites: Vec::new(),
+            offered_groups: Vec::new(),
+            offered_versions: Vec::new(),
+            offered_extensions: Vec::new(),
+            offered_compression: Vec::new(),
+            fallback_scsv: false,
+            sent: Bytes::default(),
+            received: Bytes::default(),
+            received_truncated: false,
+            elapsed_ms: 0,
+            reply,
+        }
+    }
+}
+
+/// Why a hand-built hello was sent. The server's pick is evidence whatever the purpose; a
+/// refusal only rules out what the hello was probing.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HelloPurpose {
+    /// Suite enumeration (and version support): a "no suite in common" refusal rules out
+    /// every offered suite. Every offered group is one the server could use.
+    #[default]
+    Suites,
+    /// Group enumeration: only suites known to be accepted are offered, so a refusal rules
+    /// out the offered groups.
+    Groups,
+    /// Server preference: accepted suites offered in an order that tells the server's own
+    /// order apart from the client's.
+    Preference,
+    /// TLS_FALLBACK_SCSV at a version below the highest accepted (RFC 7507): the server
+    /// should refuse with inappropriate_fallback.
+    Fallback,
 }
 
 /// The parsed reply to a hand-built hello.
@@ -349,6 +438,8 @@ pub enum HelloReply {
         version: u16,
         cipher_suite: u16,
         chain: Vec<CertDer>,
+        #[serde(flatten)]
+        details: HelloDetails,
     },
     Alert {
         level: u8,
@@ -368,6 +459,41 @@ pub enum HelloReply {
     Malformed {
         reason: String,
     },
+}
+
+/// What the rest of a ServerHello flight showed, beyond version, suite and chain.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct HelloDetails {
+    /// A TLS 1.3 HelloRetryRequest rather than a ServerHello.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retry_request: bool,
+    /// The key-exchange group: TLS 1.3 key_share (or the HelloRetryRequest's selected group),
+    /// or the named curve of a TLS 1.2 ECDHE ServerKeyExchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<u16>,
+    /// Size in bits of the DHE prime in the ServerKeyExchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dh_bits: Option<u32>,
+    /// The compression method chosen (0 = none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub compression: u8,
+    /// Extension types in the ServerHello, in wire order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<u16>,
+    /// The ALPN protocol selected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    /// A CertificateStatus (stapled OCSP response) followed the Certificate.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ocsp_stapled: bool,
+    /// Why the flight after the ServerHello could not be read to its end, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flight_error: Option<String>,
+}
+
+fn is_zero(v: &u8) -> bool {
+    *v == 0
 }
 
 /// A DER certificate, serialised as base64.

@@ -15,6 +15,16 @@ use crate::checks;
 pub const DEFAULT_PROFILE_NAME: &str = "probes/mhlw-online-2023.toml";
 const DEFAULT_PROFILE_TEXT: &str = include_str!("../probes/mhlw-online-2023.toml");
 
+/// Profiles built into the binary, by the name `--profile` and `extends` use.
+pub const EMBEDDED_PROFILES: &[(&str, &str, &str)] = &[
+    ("mhlw-online-2023", DEFAULT_PROFILE_NAME, DEFAULT_PROFILE_TEXT),
+    (
+        "mhlw-online-2023-high",
+        "probes/mhlw-online-2023-high.toml",
+        include_str!("../probes/mhlw-online-2023-high.toml"),
+    ),
+];
+
 /// A loaded, validated profile.
 #[derive(Clone, Debug, Serialize)]
 pub struct Profile {
@@ -37,6 +47,9 @@ pub struct ProfileMeta {
     pub guideline: String,
     pub revision: String,
     pub data_version: u32,
+    /// The embedded profile this one starts from; its `[[overrides]]` change items of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
 }
 
 /// `[[sections]]`: a heading that items belong to.
@@ -111,16 +124,55 @@ pub struct Item {
     pub how_ja: String,
     pub how_en: String,
     pub checks: Vec<String>,
+    /// Checks whose warnings or notes count as worse under this profile.
+    pub raise: Vec<Raise>,
     pub remediation_ja: Option<String>,
     pub remediation_en: Option<String>,
+}
+
+/// A stricter reading of one check: a result of `info` or `warn` counts as `to`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Raise {
+    pub check: String,
+    pub to: checks::CheckStatus,
+}
+
+impl Item {
+    /// What `status` of `check` counts as for this item, after any raise.
+    pub fn raised(&self, check: &str, status: checks::CheckStatus) -> checks::CheckStatus {
+        use checks::CheckStatus::{Info, Warn};
+        match self.raise.iter().find(|r| r.check == check) {
+            Some(raise) if matches!(status, Info | Warn) && raise.to > status => raise.to,
+            _ => status,
+        }
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileFile {
     profile: ProfileMeta,
+    #[serde(default)]
     sections: Vec<Section>,
+    #[serde(default)]
     items: Vec<ItemFile>,
+    #[serde(default)]
+    overrides: Vec<OverrideFile>,
+}
+
+/// `[[overrides]]` of a profile that extends another: new values for some of an item's fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideFile {
+    item: Spanned<String>,
+    checks: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    raise: Vec<Spanned<Raise>>,
+    how_ja: Option<String>,
+    how_en: Option<String>,
+    remediation_ja: Option<String>,
+    remediation_en: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +189,8 @@ struct ItemFile {
     how_ja: String,
     how_en: String,
     checks: Vec<Spanned<String>>,
+    #[serde(default)]
+    raise: Vec<Spanned<Raise>>,
     remediation_ja: Option<String>,
     remediation_en: Option<String>,
 }
@@ -171,6 +225,14 @@ impl Profile {
         }
     }
 
+    /// The embedded profile called `name`, or the profile file at that path.
+    pub fn resolve(name_or_path: &str) -> Result<Profile, ProfileError> {
+        match EMBEDDED_PROFILES.iter().find(|(name, _, _)| *name == name_or_path) {
+            Some((_, source, text)) => Profile::parse(text, source),
+            None => Profile::load(Path::new(name_or_path)),
+        }
+    }
+
     /// Loads a profile from a file.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         let name = path.display().to_string();
@@ -190,6 +252,12 @@ impl Profile {
             message,
         };
         let file: ProfileFile = toml::from_str(text).map_err(|e| error(e.span(), e.message().trim().to_string()))?;
+        if let Some(base) = file.profile.extends.clone() {
+            return Profile::derive(file, &base, text, name);
+        }
+        if !file.overrides.is_empty() {
+            return Err(error(None, "[[overrides]] needs `extends` in [profile]".to_string()));
+        }
 
         let mut section_ids = HashSet::new();
         for section in &file.sections {
@@ -225,17 +293,8 @@ impl Profile {
                 }
                 _ => {}
             }
-            let mut checks = Vec::with_capacity(item.checks.len());
-            for check in &item.checks {
-                if checks::find(check.get_ref()).is_none() {
-                    let known: Vec<&str> = checks::REGISTRY.iter().map(|c| c.id).collect();
-                    return Err(error(
-                        Some(check.span()),
-                        format!("unknown check {:?} (known checks: {})", check.get_ref(), known.join(", ")),
-                    ));
-                }
-                checks.push(check.get_ref().clone());
-            }
+            let checks = known_checks(&item.checks).map_err(|(span, message)| error(Some(span), message))?;
+            let raise = raises(&item.raise, &checks).map_err(|(span, message)| error(Some(span), message))?;
             items.push(Item {
                 id: item.id.into_inner(),
                 section: item.section.into_inner(),
@@ -248,6 +307,7 @@ impl Profile {
                 how_ja: item.how_ja,
                 how_en: item.how_en,
                 checks,
+                raise,
                 remediation_ja: item.remediation_ja,
                 remediation_en: item.remediation_en,
             });
@@ -268,6 +328,97 @@ impl Profile {
     pub fn item(&self, id: &str) -> Option<&Item> {
         self.items.iter().find(|i| i.id == id)
     }
+
+    /// A profile that starts from the embedded profile `base` and applies `file`'s overrides.
+    fn derive(file: ProfileFile, base: &str, text: &str, name: &str) -> Result<Profile, ProfileError> {
+        let error = |span: Option<std::ops::Range<usize>>, message: String| ProfileError {
+            file: name.to_string(),
+            position: span.map(|s| line_column(text, s.start)),
+            message,
+        };
+        if !file.sections.is_empty() || !file.items.is_empty() {
+            return Err(error(None, "a profile with `extends` may only have [[overrides]]".to_string()));
+        }
+        let Some((_, base_source, base_text)) = EMBEDDED_PROFILES.iter().find(|(n, _, _)| *n == base) else {
+            let known: Vec<&str> = EMBEDDED_PROFILES.iter().map(|(n, _, _)| *n).collect();
+            return Err(error(None, format!("extends unknown profile {base:?} (embedded: {})", known.join(", "))));
+        };
+        let mut profile = Profile::parse(base_text, base_source)?;
+        if profile.meta.extends.is_some() {
+            return Err(error(None, format!("{base:?} extends another profile itself; chains are not supported")));
+        }
+        let mut seen = HashSet::new();
+        for o in file.overrides {
+            if !seen.insert(o.item.get_ref().clone()) {
+                return Err(error(Some(o.item.span()), format!("item {:?} is overridden twice", o.item.get_ref())));
+            }
+            let Some(item) = profile.items.iter_mut().find(|i| i.id == *o.item.get_ref()) else {
+                return Err(error(Some(o.item.span()), format!("{base} has no item {:?}", o.item.get_ref())));
+            };
+            if let Some(list) = &o.checks {
+                let checks = known_checks(list).map_err(|(span, message)| error(Some(span), message))?;
+                if checks.is_empty() && item.evidence == EvidenceKind::Probe {
+                    return Err(error(Some(o.item.span()), format!("item {:?} would name no checks", item.id)));
+                }
+                item.checks = checks;
+            }
+            if !o.raise.is_empty() {
+                item.raise = raises(&o.raise, &item.checks).map_err(|(span, message)| error(Some(span), message))?;
+            }
+            let replace = |field: &mut String, new: Option<String>| {
+                if let Some(new) = new {
+                    *field = new;
+                }
+            };
+            replace(&mut item.how_ja, o.how_ja);
+            replace(&mut item.how_en, o.how_en);
+            if o.remediation_ja.is_some() {
+                item.remediation_ja = o.remediation_ja;
+            }
+            if o.remediation_en.is_some() {
+                item.remediation_en = o.remediation_en;
+            }
+        }
+        let digest = ring::digest::digest(&ring::digest::SHA256, format!("{base_text}\n{text}").as_bytes());
+        Ok(Profile { meta: file.profile, source: name.to_string(), sha256: hex::encode(digest), ..profile })
+    }
+}
+
+type Located = (std::ops::Range<usize>, String);
+
+/// The check IDs of a list, each known to the registry.
+fn known_checks(list: &[Spanned<String>]) -> Result<Vec<String>, Located> {
+    let mut checks = Vec::with_capacity(list.len());
+    for check in list {
+        if checks::find(check.get_ref()).is_none() {
+            let known: Vec<&str> = checks::REGISTRY.iter().map(|c| c.id).collect();
+            return Err((
+                check.span(),
+                format!("unknown check {:?} (known checks: {})", check.get_ref(), known.join(", ")),
+            ));
+        }
+        checks.push(check.get_ref().clone());
+    }
+    Ok(checks)
+}
+
+/// Raises, each naming one of the item's checks and raising to warn or fail.
+fn raises(list: &[Spanned<Raise>], checks: &[String]) -> Result<Vec<Raise>, Located> {
+    let mut out: Vec<Raise> = Vec::with_capacity(list.len());
+    for raise in list {
+        let r = raise.get_ref();
+        if !checks.contains(&r.check) {
+            return Err((raise.span(), format!("raise names {:?}, which is not among the item's checks", r.check)));
+        }
+        if !matches!(r.to, checks::CheckStatus::Warn | checks::CheckStatus::Fail) {
+            return Err((raise.span(), format!("raise of {:?} must be to \"warn\" or \"fail\"", r.check)));
+        }
+        if out.iter().any(|o| o.check == r.check) {
+            return Err((raise.span(), format!("{:?} is raised twice", r.check)));
+        }
+        out.push(r.clone());
+    }
+    Ok(out)
 }
 
 /// 1-based line and column (in characters) of a byte offset.

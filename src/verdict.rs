@@ -79,6 +79,9 @@ pub struct Finding {
     /// Endpoint label, e.g. `example.jp [192.0.2.1]:443`, or the target for target-level findings.
     pub endpoint: String,
     pub status: CheckStatus,
+    /// The check's own status when the profile raised it (see `raise` in `probes/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raised_from: Option<CheckStatus>,
     pub message: Text,
     pub evidence: serde_json::Value,
 }
@@ -127,7 +130,7 @@ impl Assessment {
     /// assert_eq!(assessment.exit_code(), 3);
     /// ```
     pub fn evaluate(profile: &Profile, evidence: &ScanEvidence) -> Assessment {
-        let context = CheckContext { extra_roots: &evidence.extra_roots };
+        let context = CheckContext { extra_roots: &evidence.extra_roots, mode: evidence.settings.mode };
         let mut findings = Vec::new();
         for item in profile.items.iter().filter(|i| !i.checks.is_empty()) {
             for target in &evidence.targets {
@@ -138,6 +141,7 @@ impl Assessment {
                         check_id: TARGET_RESOLUTION_CHECK.to_string(),
                         endpoint: target.input.clone(),
                         status: CheckStatus::Indeterminate,
+                        raised_from: None,
                         message: Text::new(
                             format!("{}: nothing probed ({why})", target.input),
                             format!("{}: 検査できなかった（{why}）", target.input),
@@ -149,11 +153,13 @@ impl Assessment {
                     for check_id in &item.checks {
                         let Some(def) = checks::find(check_id) else { continue };
                         let result = checks::run(def, endpoint, &context);
+                        let status = item.raised(check_id, result.status);
                         findings.push(Finding {
                             item_id: item.id.clone(),
                             check_id: check_id.clone(),
                             endpoint: endpoint.label(),
-                            status: result.status,
+                            status,
+                            raised_from: (status != result.status).then_some(result.status),
                             message: result.message,
                             evidence: result.evidence,
                         });
@@ -240,6 +246,16 @@ fn roll_up(item: &Item, findings: &[&Finding]) -> ItemVerdict {
             Text::new("no endpoint was probed", "検査できたエンドポイントがない"),
         );
     }
+    if findings.iter().all(|f| f.status == CheckStatus::NotRun) {
+        return verdict(
+            ItemStatus::Indeterminate,
+            Text::new(
+                "none of this item's checks ran in this scan mode",
+                "このスキャンモードでは項目のチェックを実施していない",
+            ),
+        );
+    }
+    let not_run = findings.iter().filter(|f| f.status == CheckStatus::NotRun).count();
     let worst = findings.iter().map(|f| f.status).max().unwrap_or(CheckStatus::Indeterminate);
     let first = |status: CheckStatus| {
         let matching: Vec<&&Finding> = findings.iter().filter(|f| f.status == status).collect();
@@ -266,14 +282,26 @@ fn roll_up(item: &Item, findings: &[&Finding]) -> ItemVerdict {
         CheckStatus::Fail => verdict(ItemStatus::NonCompliant, first(CheckStatus::Fail)),
         CheckStatus::Indeterminate => verdict(ItemStatus::Indeterminate, first(CheckStatus::Indeterminate)),
         CheckStatus::Warn => verdict(ItemStatus::NeedsReview, first(CheckStatus::Warn)),
-        CheckStatus::Pass | CheckStatus::Info if item.evidence == EvidenceKind::Signal => verdict(
-            ItemStatus::DeclarationNeeded,
-            Text::new(
-                "network signals show no problem; the item still needs a declaration",
-                "ネットワーク上の兆候に問題はないが、申告が必要",
-            ),
-        ),
-        CheckStatus::Pass | CheckStatus::Info => verdict(
+        CheckStatus::Pass | CheckStatus::NotRun | CheckStatus::Info if item.evidence == EvidenceKind::Signal => {
+            verdict(
+                ItemStatus::DeclarationNeeded,
+                Text::new(
+                    "network signals show no problem; the item still needs a declaration",
+                    "ネットワーク上の兆候に問題はないが、申告が必要",
+                ),
+            )
+        }
+        CheckStatus::Pass | CheckStatus::NotRun | CheckStatus::Info if not_run > 0 => {
+            let ran = item.checks.len().saturating_sub(not_run / endpoints.max(1));
+            verdict(
+                ItemStatus::Compliant,
+                Text::new(
+                    format!("the {ran} checks run passed on {endpoints} endpoint(s); the others need full mode"),
+                    format!("{endpoints}エンドポイントで実施した{ran}チェックに合格（他はfullモードで実施）"),
+                ),
+            )
+        }
+        CheckStatus::Pass | CheckStatus::NotRun | CheckStatus::Info => verdict(
             ItemStatus::Compliant,
             Text::new(
                 format!("all {} checks passed on {endpoints} endpoint(s)", item.checks.len()),

@@ -134,13 +134,13 @@ mod recorder {
         } else {
             vec![]
         };
-        let request = ScanRequest {
-            targets: vec![target],
-            pins,
-            resolver: ResolverSettings { server: resolver, timeout, family: AddressFamily::Any },
+        let mut request = ScanRequest::new(
+            vec![target],
+            ResolverSettings { server: resolver, timeout, family: AddressFamily::Any },
             timeout,
-            extra_roots: roots.to_vec(),
-        };
+        );
+        request.pins = pins;
+        request.extra_roots = roots.to_vec();
         scan(&request).await
     }
 
@@ -275,12 +275,16 @@ fn every_distinct_chain_is_judged() {
     let expired_chain = expired.targets[0].endpoints[0].modern[0].session.as_ref().expect("session").chain.clone();
     let endpoint = &mut evidence.targets[0].endpoints[0];
     let tls12 = endpoint
-        .modern
+        .hand_built
         .iter_mut()
-        .find(|a| a.version == kensa::evidence::TlsVersion::Tls12)
-        .and_then(|a| a.session.as_mut())
-        .expect("TLS 1.2 session");
-    tls12.chain = expired_chain;
+        .filter(|a| a.version == kensa::evidence::TlsVersion::Tls12)
+        .flat_map(|a| a.exchanges.iter_mut())
+        .find_map(|e| match &mut e.reply {
+            kensa::evidence::HelloReply::ServerHello { chain, .. } if !chain.is_empty() => Some(chain),
+            _ => None,
+        })
+        .expect("a TLS 1.2 ServerHello with a chain");
+    *tls12 = expired_chain;
     let assessment = Assessment::evaluate(&profile, &evidence);
     assert_eq!(check_status(&assessment, "cert.validity"), "fail");
     let message = &assessment.findings.iter().find(|f| f.check_id == "cert.validity").expect("finding").message.en;
@@ -296,7 +300,7 @@ fn silent_refusals_followed_by_a_failed_health_check_are_indeterminate() {
     let profile = Profile::embedded();
     let mut evidence = load("compliant-tls12-tls13");
     let endpoint = &mut evidence.targets[0].endpoints[0];
-    for attempt in &mut endpoint.legacy {
+    for attempt in &mut endpoint.hand_built {
         attempt.outcome = Outcome::Reset;
     }
     let healthy = Assessment::evaluate(&profile, &evidence);

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kensa::evidence::{HelloReply, Outcome, TlsVersion};
+use kensa::evidence::{HandBuiltAttempt, HelloReply, Outcome, TlsVersion};
+use kensa::probe::gate::EndpointGate;
 use kensa::probe::legacy::probe_legacy_version;
 use kensa::testkit::{OpenSslServer, TempDir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,6 +50,11 @@ fn start_openssl(version_flag: &str) -> OpenSslServer {
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// One version's probe on a gate of its own, with no connection budget.
+async fn probe(addr: SocketAddr, name: Option<&str>, version: TlsVersion, timeout: Duration) -> HandBuiltAttempt {
+    probe_legacy_version(&EndpointGate::standalone(addr), name, version, timeout, None).await
+}
+
 #[tokio::test]
 async fn openssl_tls10_only_server() {
     if !openssl_available() {
@@ -56,12 +62,12 @@ async fn openssl_tls10_only_server() {
     }
     let server = start_openssl("-tls1");
 
-    let tls10 = probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls10, TIMEOUT).await;
+    let tls10 = probe(server.addr, Some("localhost"), TlsVersion::Tls10, TIMEOUT).await;
     assert_eq!(tls10.outcome, Outcome::Accepted, "{tls10:#?}");
     assert_eq!(tls10.exchanges.len(), 1);
     let exchange = &tls10.exchanges[0];
     assert!(!exchange.sent.0.is_empty() && !exchange.received.0.is_empty());
-    let HelloReply::ServerHello { version, cipher_suite, chain } = &exchange.reply else {
+    let HelloReply::ServerHello { version, cipher_suite, chain, .. } = &exchange.reply else {
         panic!("{:?}", exchange.reply)
     };
     assert_eq!(*version, 0x0301);
@@ -70,13 +76,13 @@ async fn openssl_tls10_only_server() {
     let (_, leaf) = x509_parser::parse_x509_certificate(&chain[0].0).expect("leaf DER parses");
     assert!(leaf.subject().to_string().contains("localhost"));
 
-    let tls11 = probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls11, TIMEOUT).await;
+    let tls11 = probe(server.addr, Some("localhost"), TlsVersion::Tls11, TIMEOUT).await;
     assert_ne!(tls11.outcome, Outcome::Accepted, "{tls11:#?}");
     assert_eq!(tls11.outcome, Outcome::OtherVersion { version: 0x0301 });
 
-    let ssl2 = probe_legacy_version(server.addr, None, TlsVersion::Ssl2, TIMEOUT).await;
+    let ssl2 = probe(server.addr, None, TlsVersion::Ssl2, TIMEOUT).await;
     assert_ne!(ssl2.outcome, Outcome::Accepted, "{ssl2:#?}");
-    let ssl3 = probe_legacy_version(server.addr, None, TlsVersion::Ssl3, TIMEOUT).await;
+    let ssl3 = probe(server.addr, None, TlsVersion::Ssl3, TIMEOUT).await;
     assert_ne!(ssl3.outcome, Outcome::Accepted, "{ssl3:#?}");
     eprintln!("TLS 1.0-only server: SSLv2 → {:?}, SSLv3 → {:?}", ssl2.outcome, ssl3.outcome);
 }
@@ -87,9 +93,9 @@ async fn openssl_tls11_only_server() {
         return;
     }
     let server = start_openssl("-tls1_1");
-    let tls11 = probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls11, TIMEOUT).await;
+    let tls11 = probe(server.addr, Some("localhost"), TlsVersion::Tls11, TIMEOUT).await;
     assert_eq!(tls11.outcome, Outcome::Accepted, "{tls11:#?}");
-    let tls10 = probe_legacy_version(server.addr, Some("localhost"), TlsVersion::Tls10, TIMEOUT).await;
+    let tls10 = probe(server.addr, Some("localhost"), TlsVersion::Tls10, TIMEOUT).await;
     assert!(matches!(tls10.outcome, Outcome::Alert { .. } | Outcome::Closed | Outcome::Reset), "{tls10:#?}");
     eprintln!("TLS 1.1-only server: TLS 1.0 → {:?}", tls10.outcome);
 }
@@ -124,7 +130,7 @@ async fn silent_peer_times_out_quickly() {
     })
     .await;
     let started = Instant::now();
-    let attempt = probe_legacy_version(addr, None, TlsVersion::Tls10, Duration::from_millis(300)).await;
+    let attempt = probe(addr, None, TlsVersion::Tls10, Duration::from_millis(300)).await;
     assert_eq!(attempt.outcome, Outcome::Timeout);
     assert_eq!(attempt.exchanges.len(), 1);
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
@@ -138,7 +144,7 @@ async fn garbage_is_malformed() {
         tokio::time::sleep(Duration::from_secs(5)).await;
     })
     .await;
-    let attempt = probe_legacy_version(addr, None, TlsVersion::Tls11, TIMEOUT).await;
+    let attempt = probe(addr, None, TlsVersion::Tls11, TIMEOUT).await;
     assert!(matches!(&attempt.outcome, Outcome::Malformed { reason } if reason.contains("HTTP")), "{attempt:#?}");
     assert!(attempt.exchanges[0].received.0.starts_with(b"HTTP/1.1"));
 }
@@ -150,9 +156,9 @@ async fn immediate_close_is_closed() {
         drop(stream);
     })
     .await;
-    let attempt = probe_legacy_version(addr, None, TlsVersion::Tls10, TIMEOUT).await;
+    let attempt = probe(addr, None, TlsVersion::Tls10, TIMEOUT).await;
     assert_eq!(attempt.outcome, Outcome::Closed, "{attempt:#?}");
-    let ssl2 = probe_legacy_version(addr, None, TlsVersion::Ssl2, TIMEOUT).await;
+    let ssl2 = probe(addr, None, TlsVersion::Ssl2, TIMEOUT).await;
     assert_eq!(ssl2.outcome, Outcome::Closed, "{ssl2:#?}");
 }
 
@@ -166,7 +172,7 @@ async fn reset_is_reset() {
         drop(stream);
     })
     .await;
-    let attempt = probe_legacy_version(addr, None, TlsVersion::Tls10, TIMEOUT).await;
+    let attempt = probe(addr, None, TlsVersion::Tls10, TIMEOUT).await;
     assert_eq!(attempt.outcome, Outcome::Reset, "{attempt:#?}");
 }
 
@@ -196,7 +202,7 @@ async fn drip_feed_hits_the_deadline() {
     })
     .await;
     let started = Instant::now();
-    let attempt = probe_legacy_version(addr, None, TlsVersion::Tls10, Duration::from_millis(500)).await;
+    let attempt = probe(addr, None, TlsVersion::Tls10, Duration::from_millis(500)).await;
     assert_eq!(attempt.outcome, Outcome::Timeout, "{attempt:#?}");
     assert!(!attempt.exchanges[0].received.0.is_empty());
     assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
@@ -210,7 +216,7 @@ async fn no_common_suite_tries_every_bundle() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     })
     .await;
-    let attempt = probe_legacy_version(addr, None, TlsVersion::Tls10, TIMEOUT).await;
+    let attempt = probe(addr, None, TlsVersion::Tls10, TIMEOUT).await;
     assert_eq!(attempt.outcome, Outcome::Alert { description: 40, name: "handshake_failure".to_string() });
     let all = kensa::wire::suites::suites_for(TlsVersion::Tls10);
     assert_eq!(attempt.exchanges.len(), all.len().div_ceil(128));
@@ -226,7 +232,7 @@ async fn protocol_version_alert_stops_at_once() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     })
     .await;
-    let attempt = probe_legacy_version(addr, None, TlsVersion::Ssl3, TIMEOUT).await;
+    let attempt = probe(addr, None, TlsVersion::Ssl3, TIMEOUT).await;
     assert_eq!(attempt.outcome, Outcome::Alert { description: 70, name: "protocol_version".to_string() });
     assert_eq!(attempt.exchanges.len(), 1);
     // The SSLv3 hello went out in an SSLv3 record.
@@ -248,7 +254,7 @@ async fn sslv2_server_hello_is_accepted() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     })
     .await;
-    let attempt = probe_legacy_version(addr, None, TlsVersion::Ssl2, TIMEOUT).await;
+    let attempt = probe(addr, None, TlsVersion::Ssl2, TIMEOUT).await;
     assert_eq!(attempt.outcome, Outcome::Accepted, "{attempt:#?}");
     let HelloReply::ServerHello { version, chain, .. } = &attempt.exchanges[0].reply else { panic!() };
     assert_eq!(*version, 2);
@@ -260,7 +266,7 @@ async fn sslv2_server_hello_is_accepted() {
 async fn refused_connection_is_connect_failed() {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let attempt = probe_legacy_version(addr, None, TlsVersion::Tls11, Duration::from_secs(2)).await;
+    let attempt = probe(addr, None, TlsVersion::Tls11, Duration::from_secs(2)).await;
     assert!(matches!(attempt.outcome, Outcome::ConnectFailed { .. }), "{attempt:#?}");
     assert!(attempt.exchanges[0].sent.0.is_empty());
 }

@@ -7,12 +7,15 @@
 
 mod certificate;
 mod protocol;
+mod suites;
+
+pub use suites::{DHE_FAIL_BELOW_BITS, DHE_WARN_BELOW_BITS};
 
 pub use protocol::{support as protocol_support, Support};
 
 use serde::{Deserialize, Serialize};
 
-use crate::evidence::{CertDer, EndpointEvidence};
+use crate::evidence::{CertDer, EndpointEvidence, ScanMode};
 use crate::i18n::Text;
 
 /// The result of one check on one endpoint.
@@ -20,6 +23,11 @@ use crate::i18n::Text;
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
     Pass,
+    /// Not run by choice: the scan's mode does not gather what the check needs (minimal
+    /// mode and suite checks). Says nothing either way; an item whose checks were all not
+    /// run is 判定不能.
+    #[serde(rename = "not_run")]
+    NotRun,
     Info,
     Warn,
     /// The check could not run or its evidence is incomplete. Never counts as a pass.
@@ -32,6 +40,7 @@ impl CheckStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             CheckStatus::Pass => "pass",
+            CheckStatus::NotRun => "not_run",
             CheckStatus::Info => "info",
             CheckStatus::Warn => "warn",
             CheckStatus::Indeterminate => "indeterminate",
@@ -60,6 +69,8 @@ impl CheckResult {
 pub struct CheckContext<'a> {
     /// Roots added with `--ca-file`, as recorded in the evidence.
     pub extra_roots: &'a [CertDer],
+    /// The mode the evidence was gathered in.
+    pub mode: ScanMode,
 }
 
 /// A registered check.
@@ -113,6 +124,72 @@ pub static REGISTRY: &[CheckDef] = &[
         title_en: "TLS 1.3 offered (advisory)",
         title_ja: "TLS 1.3に対応（参考）",
         run: protocol::tls13,
+    },
+    CheckDef {
+        id: "suites.no-null",
+        title_en: "No NULL-encryption suites",
+        title_ja: "暗号化なし（NULL）のスイートを受け付けない",
+        run: suites::no_null,
+    },
+    CheckDef {
+        id: "suites.no-anonymous",
+        title_en: "No anonymous suites",
+        title_ja: "認証なし（anonymous）のスイートを受け付けない",
+        run: suites::no_anonymous,
+    },
+    CheckDef {
+        id: "suites.no-export",
+        title_en: "No EXPORT suites",
+        title_ja: "輸出グレード（EXPORT）のスイートを受け付けない",
+        run: suites::no_export,
+    },
+    CheckDef {
+        id: "suites.no-rc4",
+        title_en: "No RC4 suites",
+        title_ja: "RC4のスイートを受け付けない",
+        run: suites::no_rc4,
+    },
+    CheckDef {
+        id: "suites.no-weak-cipher",
+        title_en: "No single-DES, RC2 or IDEA suites",
+        title_ja: "DES・RC2・IDEAのスイートを受け付けない",
+        run: suites::no_weak_cipher,
+    },
+    CheckDef {
+        id: "kex.dhe-strength",
+        title_en: "DHE primes of 2048 bits or more",
+        title_ja: "DHEの素数が2048ビット以上",
+        run: suites::dhe_strength,
+    },
+    CheckDef {
+        id: "suites.no-3des",
+        title_en: "No 3DES suites",
+        title_ja: "3DESのスイートを受け付けない",
+        run: suites::no_3des,
+    },
+    CheckDef {
+        id: "suites.no-static-rsa",
+        title_en: "No static-RSA key exchange",
+        title_ja: "静的RSA鍵交換のスイートを受け付けない",
+        run: suites::no_static_rsa,
+    },
+    CheckDef {
+        id: "suites.no-cbc",
+        title_en: "No CBC-mode suites",
+        title_ja: "CBCモードのスイートを受け付けない",
+        run: suites::no_cbc,
+    },
+    CheckDef {
+        id: "suites.forward-secrecy",
+        title_en: "Forward secrecy with every suite",
+        title_ja: "すべてのスイートで前方秘匿性がある",
+        run: suites::forward_secrecy,
+    },
+    CheckDef {
+        id: "suites.aead-only",
+        title_en: "AEAD encryption with every suite",
+        title_ja: "すべてのスイートがAEAD暗号",
+        run: suites::aead_only,
     },
     CheckDef {
         id: "cert.trusted",

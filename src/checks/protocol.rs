@@ -23,7 +23,7 @@ pub enum Support {
 /// speaks TLS proves nothing. Timeouts, garbage and failed connections prove nothing.
 pub fn support(endpoint: &EndpointEvidence, version: TlsVersion) -> Support {
     let modern = endpoint.modern_attempt(version).map(|a| &a.outcome);
-    let raw = endpoint.legacy_attempt(version).map(|a| &a.outcome);
+    let raw = endpoint.hand_built_attempt(version).map(|a| &a.outcome);
     // For TLS 1.2 both may exist: rustls first, then (if rustls could not agree on a suite)
     // a hand-built hello offering every TLS 1.2 suite, which has the last word.
     let outcome = match (modern, raw) {
@@ -65,7 +65,7 @@ fn speaks_tls(endpoint: &EndpointEvidence) -> bool {
         .modern
         .iter()
         .map(|a| &a.outcome)
-        .chain(endpoint.legacy.iter().map(|a| &a.outcome))
+        .chain(endpoint.hand_built.iter().map(|a| &a.outcome))
         .any(Outcome::is_tls_answer)
 }
 
@@ -77,7 +77,7 @@ fn stopped_answering(endpoint: &EndpointEvidence) -> bool {
 /// The attempts behind a version's verdict: the rustls handshake and/or the hand-built hellos.
 fn attempt_evidence(endpoint: &EndpointEvidence, version: TlsVersion) -> serde_json::Value {
     let rustls = endpoint.modern_attempt(version).map(|a| json!({"outcome": a.outcome, "elapsed_ms": a.elapsed_ms}));
-    let hand_built = endpoint.legacy_attempt(version).map(|a| {
+    let hand_built = endpoint.hand_built_attempt(version).map(|a| {
         json!({
             "outcome": a.outcome,
             "hellos_sent": a.exchanges.len(),
@@ -197,7 +197,7 @@ pub(super) fn tls13(endpoint: &EndpointEvidence, _: &CheckContext<'_>) -> CheckR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::{LegacyAttempt, ModernAttempt};
+    use crate::evidence::{HandBuiltAttempt, ModernAttempt};
 
     fn endpoint(modern: [Outcome; 2], legacy: [Outcome; 4]) -> EndpointEvidence {
         EndpointEvidence {
@@ -209,12 +209,13 @@ mod tests {
                 .zip(modern)
                 .map(|(version, outcome)| ModernAttempt { version, elapsed_ms: 1, outcome, session: None })
                 .collect(),
-            legacy: TlsVersion::LEGACY
+            hand_built: TlsVersion::LEGACY
                 .into_iter()
                 .zip(legacy)
-                .map(|(version, outcome)| LegacyAttempt { version, outcome, exchanges: Vec::new() })
+                .map(|(version, outcome)| HandBuiltAttempt { version, outcome, exchanges: Vec::new() })
                 .collect(),
             health_check: None,
+            connections: 6,
         }
     }
 
@@ -257,7 +258,7 @@ mod tests {
     #[test]
     fn missing_attempts_are_never_a_pass() {
         let mut none = endpoint([Outcome::Accepted, Outcome::Accepted], [alert(), alert(), alert(), alert()]);
-        none.legacy.clear();
+        none.hand_built.clear();
         assert_eq!(no_tls10(&none, &CheckContext::default()).status, CheckStatus::Indeterminate);
         let skipped = endpoint(
             [Outcome::Timeout, Outcome::Timeout],

@@ -6,154 +6,72 @@
 //! it, in bundles (a hello must fit one record and some servers cap the suite list), and
 //! the next bundle is tried only when the server says "nothing in common".
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::time::Instant;
-
-use super::net;
-use crate::evidence::{Bytes, HelloExchange, HelloReply, LegacyAttempt, Outcome, TlsVersion};
+use super::gate::EndpointGate;
+use super::hand_built::{send_sslv2_hello, send_tls_hello};
+use crate::evidence::{HandBuiltAttempt, HelloExchange, HelloPurpose, HelloReply, Outcome, TlsVersion};
+use crate::posture::is_no_common_suite;
 use crate::wire::client_hello::ClientHello;
-use crate::wire::deframer::{io_stop, Stop, Transcript};
-use crate::wire::server_reply::{alert_name, read_server_reply, ALERT_HANDSHAKE_FAILURE, ALERT_INSUFFICIENT_SECURITY};
-use crate::wire::sslv2;
+use crate::wire::server_reply::alert_name;
 use crate::wire::suites::suites_for;
 
-/// Most suites offered in one hello. 128 suites keep the hello far below the record limit
-/// and below the list sizes some old stacks choke on.
-pub const MAX_SUITES_PER_HELLO: usize = 128;
+pub use super::enumerate::MAX_SUITES_PER_HELLO;
 
-/// Which reader interprets the reply.
-#[derive(Clone, Copy)]
-enum Dialect {
-    Tls,
-    Sslv2,
-}
-
-/// Asks `addr` whether it accepts `version`, using hand-built hellos.
+/// Asks whether the endpoint accepts `version`, using plain hand-built hellos.
 ///
-/// `timeout` bounds the TCP connect, and separately the writing of each hello and the
-/// reading of its reply. Supported for SSLv2, SSLv3, TLS 1.0 and TLS 1.1 (and TLS 1.2,
-/// whose hello the builder can also produce); TLS 1.3 is answered with an error outcome.
+/// Supported for SSLv2, SSLv3, TLS 1.0 and TLS 1.1 (and TLS 1.2, whose hello the builder
+/// can also produce); TLS 1.3 is answered with an error outcome. Bundles after the first
+/// are sent only while the gate has counted fewer than `connection_limit` connections; a
+/// version whose remaining bundles were never offered is recorded as skipped, not refused.
 pub async fn probe_legacy_version(
-    addr: SocketAddr,
+    gate: &EndpointGate,
     server_name: Option<&str>,
     version: TlsVersion,
     timeout: Duration,
-) -> LegacyAttempt {
+    connection_limit: Option<u32>,
+) -> HandBuiltAttempt {
     let exchanges = match version {
-        TlsVersion::Ssl2 => {
-            vec![exchange(addr, timeout, Vec::new(), sslv2::standard_client_hello(), Dialect::Sslv2).await]
-        }
+        TlsVersion::Ssl2 => vec![send_sslv2_hello(gate, timeout).await],
         TlsVersion::Ssl3 | TlsVersion::Tls10 | TlsVersion::Tls11 | TlsVersion::Tls12 => {
-            match probe_tls(addr, server_name, version, timeout).await {
-                Ok(exchanges) => exchanges,
-                Err(reason) => {
-                    return LegacyAttempt { version, outcome: Outcome::Error { reason }, exchanges: Vec::new() }
+            let suites = suites_for(version);
+            let bundles: Vec<&[u16]> = suites.chunks(MAX_SUITES_PER_HELLO).collect();
+            let mut exchanges = Vec::new();
+            for (index, bundle) in bundles.iter().enumerate() {
+                if index > 0 && connection_limit.is_some_and(|limit| gate.connections() >= limit) {
+                    let offered: usize = bundles.iter().take(index).map(|b| b.len()).sum();
+                    let reason =
+                        format!("connection budget spent: {offered} of {} suites offered, all refused", suites.len());
+                    return HandBuiltAttempt { version, outcome: Outcome::Skipped { reason }, exchanges };
+                }
+                let hello = match ClientHello::legacy(version.wire(), bundle, server_name) {
+                    Ok(hello) => hello,
+                    Err(e) => {
+                        return HandBuiltAttempt {
+                            version,
+                            outcome: Outcome::Error { reason: e.to_string() },
+                            exchanges,
+                        }
+                    }
+                };
+                let done = send_tls_hello(gate, timeout, HelloPurpose::Suites, &hello).await;
+                let go_on = is_no_common_suite(&done.reply);
+                exchanges.push(done);
+                if !go_on {
+                    break;
                 }
             }
+            exchanges
         }
         TlsVersion::Tls13 => {
-            return LegacyAttempt {
+            return HandBuiltAttempt {
                 version,
-                outcome: Outcome::Error { reason: "TLS 1.3 is not probed with a hand-built hello".to_string() },
+                outcome: Outcome::Error { reason: "TLS 1.3 is not probed with a plain hello".to_string() },
                 exchanges: Vec::new(),
             }
         }
     };
-    LegacyAttempt { version, outcome: overall_outcome(version, &exchanges), exchanges }
-}
-
-async fn probe_tls(
-    addr: SocketAddr,
-    server_name: Option<&str>,
-    version: TlsVersion,
-    timeout: Duration,
-) -> Result<Vec<HelloExchange>, String> {
-    let suites = suites_for(version);
-    let mut exchanges = Vec::new();
-    for bundle in suites.chunks(MAX_SUITES_PER_HELLO) {
-        let hello = ClientHello::legacy(version.wire(), bundle, server_name)
-            .and_then(|h| h.to_record())
-            .map_err(|e| e.to_string())?;
-        let done = exchange(addr, timeout, bundle.to_vec(), hello, Dialect::Tls).await;
-        let no_common_suite = matches!(
-            done.reply,
-            HelloReply::Alert { description: ALERT_HANDSHAKE_FAILURE | ALERT_INSUFFICIENT_SECURITY, .. }
-        );
-        exchanges.push(done);
-        if !no_common_suite {
-            break;
-        }
-    }
-    Ok(exchanges)
-}
-
-/// One hello on a fresh connection, and its reply.
-async fn exchange(
-    addr: SocketAddr,
-    timeout: Duration,
-    offered_suites: Vec<u16>,
-    hello: Vec<u8>,
-    dialect: Dialect,
-) -> HelloExchange {
-    let started = std::time::Instant::now();
-    let (sent, reply, transcript) = match net::connect(addr, timeout).await {
-        Err(outcome) => (Vec::new(), connect_reply(outcome), Transcript::default()),
-        Ok(stream) => {
-            let deadline = Instant::now() + timeout;
-            let (reply, transcript) = send_and_read(stream, &hello, deadline, dialect).await;
-            (hello, reply, transcript)
-        }
-    };
-    HelloExchange {
-        offered_suites,
-        sent: Bytes(sent),
-        received: Bytes(transcript.bytes),
-        received_truncated: transcript.truncated,
-        elapsed_ms: net::elapsed_ms(started),
-        reply,
-    }
-}
-
-async fn send_and_read(
-    mut stream: TcpStream,
-    hello: &[u8],
-    deadline: Instant,
-    dialect: Dialect,
-) -> (HelloReply, Transcript) {
-    let written = tokio::time::timeout_at(deadline, stream.write_all(hello)).await;
-    let failed = match written {
-        Err(_) => Some(HelloReply::Timeout),
-        Ok(Err(e)) => Some(stop_reply(io_stop(&e))),
-        Ok(Ok(())) => None,
-    };
-    if let Some(reply) = failed {
-        return (reply, Transcript::default());
-    }
-    match dialect {
-        Dialect::Tls => read_server_reply(&mut stream, deadline).await,
-        Dialect::Sslv2 => sslv2::read_reply(&mut stream, deadline).await,
-    }
-}
-
-fn stop_reply(stop: Stop) -> HelloReply {
-    match stop {
-        Stop::Closed => HelloReply::Closed,
-        Stop::Reset => HelloReply::Reset,
-        Stop::Timeout => HelloReply::Timeout,
-        Stop::Malformed(reason) => HelloReply::Malformed { reason },
-    }
-}
-
-fn connect_reply(outcome: Outcome) -> HelloReply {
-    match outcome {
-        Outcome::Timeout => HelloReply::Timeout,
-        Outcome::ConnectFailed { reason } => HelloReply::ConnectFailed { reason },
-        other => HelloReply::ConnectFailed { reason: format!("{other:?}") },
-    }
+    HandBuiltAttempt { version, outcome: overall_outcome(version, &exchanges), exchanges }
 }
 
 /// The verdict-free summary of a version's exchanges: a ServerHello decides; otherwise an
@@ -196,19 +114,13 @@ mod tests {
     use super::*;
 
     fn ex(reply: HelloReply) -> HelloExchange {
-        HelloExchange {
-            offered_suites: vec![],
-            sent: Bytes::default(),
-            received: Bytes::default(),
-            received_truncated: false,
-            elapsed_ms: 0,
-            reply,
-        }
+        HelloExchange::new(HelloPurpose::Suites, reply)
     }
 
     #[test]
     fn outcome_rules() {
-        let sh = |v| HelloReply::ServerHello { version: v, cipher_suite: 0x2f, chain: vec![] };
+        let sh =
+            |v| HelloReply::ServerHello { version: v, cipher_suite: 0x2f, chain: vec![], details: Default::default() };
         let alert = |d| HelloReply::Alert { level: 2, description: d };
         assert_eq!(overall_outcome(TlsVersion::Tls10, &[ex(alert(40)), ex(sh(0x0301))]), Outcome::Accepted);
         assert_eq!(overall_outcome(TlsVersion::Tls11, &[ex(sh(0x0301))]), Outcome::OtherVersion { version: 0x0301 });

@@ -1,23 +1,59 @@
 //! Probes: the only code that touches the network. Each returns evidence, never a verdict.
 //!
-//! One endpoint is probed with one connection at a time (politeness: a scanner that opens
-//! dozens of parallel connections gets blocked by WAFs). Different IP addresses are probed
-//! concurrently.
+//! Every connection goes through a [`gate::Gates`]: by default one connection at a time per
+//! IP address (a scanner that opens dozens of parallel connections gets blocked by WAFs),
+//! optionally with a delay between them. Up to `concurrency` endpoints are probed at once.
+//!
+//! Two modes: [`ScanMode::Full`] enumerates every version's suites, the server's order, the
+//! groups and the handshake facts ([`enumerate`]); [`ScanMode::Minimal`] asks each version
+//! once and captures the certificate, within [`MINIMAL_CONNECTION_BUDGET`] connections.
 
+pub mod enumerate;
+pub mod gate;
+pub mod hand_built;
 pub mod legacy;
 pub mod modern;
 pub mod net;
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use crate::evidence::{
-    now_unix, CertDer, EndpointEvidence, LegacyAttempt, ModernAttempt, Outcome, ScanEvidence, ScanSettings,
-    TargetEvidence, TlsVersion, EVIDENCE_SCHEMA,
+    now_unix, CertDer, EndpointEvidence, HandBuiltAttempt, ModernAttempt, Outcome, ScanEvidence, ScanMode,
+    ScanSettings, TargetEvidence, TlsVersion, EVIDENCE_SCHEMA,
 };
+use crate::posture::suite_ledger;
 use crate::resolve::{EndpointResolver, Pin, ResolverSettings};
 use crate::target::Target;
+use gate::{EndpointGate, Gates, Politeness};
+
+/// Most connections minimal mode opens to one endpoint, the final health check included.
+pub const MINIMAL_CONNECTION_BUDGET: u32 = 8;
+
+/// Default number of endpoints probed at once.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Progress of a scan, for a progress bar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Targets are resolved; this many endpoints will be probed.
+    Planned { endpoints: usize },
+    /// One endpoint is done.
+    EndpointDone { label: String, connections: u32 },
+}
+
+/// Receives [`Progress`] events; called from the scan's tasks.
+#[derive(Clone)]
+pub struct ProgressSink(pub Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
 
 /// Everything a scan needs to know before it starts.
 #[derive(Clone, Debug)]
@@ -29,6 +65,28 @@ pub struct ScanRequest {
     pub timeout: Duration,
     /// Roots from `--ca-file`, recorded with the evidence.
     pub extra_roots: Vec<CertDer>,
+    pub mode: ScanMode,
+    pub politeness: Politeness,
+    /// Most endpoints probed at once (at least 1).
+    pub concurrency: usize,
+    pub progress: Option<ProgressSink>,
+}
+
+impl ScanRequest {
+    /// A full-mode request with default politeness and concurrency.
+    pub fn new(targets: Vec<Target>, resolver: ResolverSettings, timeout: Duration) -> ScanRequest {
+        ScanRequest {
+            targets,
+            pins: Vec::new(),
+            resolver,
+            timeout,
+            extra_roots: Vec::new(),
+            mode: ScanMode::Full,
+            politeness: Politeness::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+            progress: None,
+        }
+    }
 }
 
 /// Resolves every target and probes every endpoint.
@@ -37,21 +95,32 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
     let resolver = EndpointResolver::new(request.resolver.clone(), request.pins.clone());
     let resolutions = futures::future::join_all(request.targets.iter().map(|t| resolver.resolve(t))).await;
 
-    // Group endpoints by IP so each address sees one connection at a time.
-    let mut by_ip: BTreeMap<IpAddr, Vec<(usize, SocketAddr, Option<String>)>> = BTreeMap::new();
-    for (index, (target, resolution)) in request.targets.iter().zip(&resolutions).enumerate() {
-        for ip in &resolution.addresses {
+    let jobs: Vec<(usize, SocketAddr, Option<String>)> = request
+        .targets
+        .iter()
+        .zip(&resolutions)
+        .enumerate()
+        .flat_map(|(index, (target, resolution))| {
             let server_name = target.server_name().map(str::to_string);
-            by_ip.entry(*ip).or_default().push((index, SocketAddr::new(*ip, target.port), server_name));
-        }
+            resolution.addresses.iter().map(move |ip| (index, SocketAddr::new(*ip, target.port), server_name.clone()))
+        })
+        .collect();
+    if let Some(sink) = &request.progress {
+        (sink.0)(Progress::Planned { endpoints: jobs.len() });
     }
-    let timeout = request.timeout;
-    let probed = futures::future::join_all(by_ip.into_values().map(|jobs| async move {
-        let mut done = Vec::with_capacity(jobs.len());
-        for (index, addr, server_name) in jobs {
-            done.push((index, probe_endpoint(addr, server_name, timeout).await));
+    let gates = Gates::new(request.politeness);
+    let slots = Semaphore::new(request.concurrency.max(1));
+    let probed = futures::future::join_all(jobs.into_iter().map(|(index, addr, server_name)| {
+        let (gates, slots) = (&gates, &slots);
+        async move {
+            let _slot = slots.acquire().await.ok();
+            let gate = gates.endpoint(addr);
+            let endpoint = probe_endpoint(&gate, server_name, request.timeout, request.mode).await;
+            if let Some(sink) = &request.progress {
+                (sink.0)(Progress::EndpointDone { label: endpoint.label(), connections: endpoint.connections });
+            }
+            (index, endpoint)
         }
-        done
     }))
     .await;
 
@@ -68,7 +137,7 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
             endpoints: Vec::new(),
         })
         .collect();
-    for (index, endpoint) in probed.into_iter().flatten() {
+    for (index, endpoint) in probed {
         if let Some(target) = targets.get_mut(index) {
             target.endpoints.push(endpoint);
         }
@@ -87,52 +156,169 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
             address_family: request.resolver.family,
             resolver: request.resolver.server.map(|s| s.to_string()),
             pins: request.pins.iter().map(|p| p.input.clone()).collect(),
+            mode: request.mode,
+            parallel_per_ip: request.politeness.parallel_per_ip.max(1),
+            delay_ms: u64::try_from(request.politeness.delay.as_millis()).unwrap_or(u64::MAX),
         },
         extra_roots: request.extra_roots.clone(),
         targets,
     }
 }
 
-/// Probes one address: TLS 1.3 and 1.2 with rustls, then TLS 1.1, 1.0, SSLv3 and SSLv2
-/// with hand-built hellos, one connection at a time. A hand-built TLS 1.2 hello follows when
-/// rustls failed to agree on TLS 1.2 parameters, and a final handshake checks the endpoint
-/// still answers when some hellos met a silent close or reset.
-///
-/// If neither modern attempt gets any answer at all (a tarpit, a filtered port), the legacy
-/// hellos are recorded as skipped rather than waited out: the endpoint's verdict is indeterminate
-/// either way, and a scanner should not keep knocking on a door nobody answers.
-pub async fn probe_endpoint(addr: SocketAddr, server_name: Option<String>, timeout: Duration) -> EndpointEvidence {
+/// Probes one endpoint in `mode`.
+pub async fn probe_endpoint(
+    gate: &EndpointGate,
+    server_name: Option<String>,
+    timeout: Duration,
+    mode: ScanMode,
+) -> EndpointEvidence {
     let probed_at = now_unix();
     let name = server_name.as_deref();
-    let mut modern: Vec<ModernAttempt> = Vec::with_capacity(TlsVersion::MODERN.len());
-    for version in TlsVersion::MODERN {
-        modern.push(modern::probe_modern_version(addr, name, version, timeout).await);
-    }
-    let unresponsive = modern.iter().all(|a| a.outcome.is_unresponsive());
-    let mut legacy: Vec<LegacyAttempt> = Vec::with_capacity(TlsVersion::LEGACY.len() + 1);
-    if !unresponsive && modern.iter().any(|a| a.version == TlsVersion::Tls12 && needs_raw_tls12(&a.outcome)) {
-        legacy.push(legacy::probe_legacy_version(addr, name, TlsVersion::Tls12, timeout).await);
-    }
-    for version in TlsVersion::LEGACY.into_iter().rev() {
-        legacy.push(if unresponsive {
-            let cause = match modern.first().map(|a| &a.outcome) {
-                Some(Outcome::ConnectFailed { reason }) => format!("could not connect: {reason}"),
-                _ => "no answer before the deadline".to_string(),
-            };
-            let reason = format!("no answer to TLS 1.3 or TLS 1.2 ({cause})");
-            LegacyAttempt { version, outcome: Outcome::Skipped { reason }, exchanges: Vec::new() }
-        } else {
-            legacy::probe_legacy_version(addr, name, version, timeout).await
-        });
-    }
-    let silent_refusals = legacy.iter().any(|a| matches!(a.outcome, Outcome::Closed | Outcome::Reset));
+    let (modern, mut hand_built) = match mode {
+        ScanMode::Full => probe_full(gate, name, timeout).await,
+        ScanMode::Minimal => probe_minimal(gate, name, timeout).await,
+    };
+    let silent_refusals = hand_built.iter().any(|a| matches!(a.outcome, Outcome::Closed | Outcome::Reset));
     let accepted = modern.iter().find(|a| a.outcome == Outcome::Accepted).map(|a| a.version);
     let health_check = match (silent_refusals, accepted) {
-        (true, Some(version)) => Some(modern::probe_modern_version(addr, name, version, timeout).await),
+        (true, Some(version)) => Some(modern::probe_modern_version(gate, name, version, timeout).await),
         _ => None,
     };
-    legacy.sort_by_key(|a| a.version);
-    EndpointEvidence { address: addr, server_name, probed_at, modern, legacy, health_check }
+    hand_built.sort_by_key(|a| a.version);
+    EndpointEvidence {
+        address: gate.addr(),
+        server_name,
+        probed_at,
+        modern,
+        hand_built,
+        health_check,
+        connections: gate.connections(),
+    }
+}
+
+/// Minimal mode: TLS 1.3 and 1.2 with rustls, a hand-built TLS 1.2 hello when rustls found
+/// no common suite, then TLS 1.1, 1.0, SSLv3 and SSLv2 — one hello each, and further suite
+/// bundles only while the connection budget allows.
+///
+/// If neither modern attempt gets any answer at all (a tarpit, a filtered port), the legacy
+/// hellos are recorded as skipped rather than waited out: the endpoint's verdict is
+/// indeterminate either way, and a scanner should not keep knocking on a door nobody answers.
+async fn probe_minimal(
+    gate: &EndpointGate,
+    name: Option<&str>,
+    timeout: Duration,
+) -> (Vec<ModernAttempt>, Vec<HandBuiltAttempt>) {
+    let mut modern: Vec<ModernAttempt> = Vec::with_capacity(TlsVersion::MODERN.len());
+    for version in TlsVersion::MODERN {
+        modern.push(modern::probe_modern_version(gate, name, version, timeout).await);
+    }
+    if let Some(skipped) = skip_if_unresponsive(modern.iter().map(|a| &a.outcome)) {
+        return (modern, skipped);
+    }
+    // Each version still to ask needs one connection, and the health check one more.
+    let limit_leaving = |still_to_ask: u32| Some(MINIMAL_CONNECTION_BUDGET.saturating_sub(1 + still_to_ask));
+    let legacy_versions: Vec<TlsVersion> = TlsVersion::LEGACY.into_iter().rev().collect();
+    let mut hand_built: Vec<HandBuiltAttempt> = Vec::with_capacity(legacy_versions.len() + 1);
+    if modern.iter().any(|a| a.version == TlsVersion::Tls12 && needs_raw_tls12(&a.outcome)) {
+        let limit = limit_leaving(legacy_versions.len() as u32);
+        hand_built.push(legacy::probe_legacy_version(gate, name, TlsVersion::Tls12, timeout, limit).await);
+    }
+    for (index, version) in legacy_versions.iter().enumerate() {
+        let limit = limit_leaving((legacy_versions.len() - index - 1) as u32);
+        hand_built.push(legacy::probe_legacy_version(gate, name, *version, timeout, limit).await);
+    }
+    (modern, hand_built)
+}
+
+/// Full mode: every version enumerated with hand-built hellos (TLS 1.3 and 1.2 first, so an
+/// endpoint that answers neither is not asked further), rustls handshakes for what only a
+/// completed handshake shows (the TLS 1.3 chain, key possession, ALPN, stapled OCSP), and
+/// the fallback SCSV test.
+async fn probe_full(
+    gate: &EndpointGate,
+    name: Option<&str>,
+    timeout: Duration,
+) -> (Vec<ModernAttempt>, Vec<HandBuiltAttempt>) {
+    let target = enumerate::Target { gate, server_name: name, timeout };
+    let (tls13, tls12) = futures::join!(
+        enumerate::enumerate_version(&target, TlsVersion::Tls13),
+        enumerate::enumerate_version(&target, TlsVersion::Tls12)
+    );
+    if let Some(mut skipped) = skip_if_unresponsive([&tls13.outcome, &tls12.outcome]) {
+        skipped.extend([tls13, tls12]);
+        return (Vec::new(), skipped);
+    }
+    // rustls for TLS 1.3 unless the server plainly refused it: the chain is encrypted there.
+    let tls13_refused = matches!(tls13.outcome, Outcome::Alert { .. } | Outcome::OtherVersion { .. });
+    let rustls13 = async {
+        if tls13_refused {
+            None
+        } else {
+            Some(modern::probe_modern_version(gate, name, TlsVersion::Tls13, timeout).await)
+        }
+    };
+    let (rustls13, tls11, tls10, ssl3, ssl2) = futures::join!(
+        rustls13,
+        enumerate::enumerate_version(&target, TlsVersion::Tls11),
+        enumerate::enumerate_version(&target, TlsVersion::Tls10),
+        enumerate::enumerate_version(&target, TlsVersion::Ssl3),
+        legacy::probe_legacy_version(gate, name, TlsVersion::Ssl2, timeout, None),
+    );
+    let mut modern: Vec<ModernAttempt> = rustls13.into_iter().collect();
+    // rustls for TLS 1.2 only where it adds something: key possession for a chain not
+    // already proven over TLS 1.3, when TLS 1.2 accepts a suite rustls can complete.
+    let proven13 = modern.iter().find(|a| a.outcome == Outcome::Accepted).and_then(|a| a.session.as_ref());
+    let chain12 = served_chain(&tls12);
+    let rustls_can = suite_ledger(TlsVersion::Tls12, &tls12.exchanges).accepted.iter().any(|s| rustls_suite(*s));
+    if rustls_can && proven13.is_none_or(|session| chain12.is_none_or(|chain| chain != session.chain.as_slice())) {
+        modern.push(modern::probe_modern_version(gate, name, TlsVersion::Tls12, timeout).await);
+    }
+    let mut hand_built = vec![tls13, tls12, tls11, tls10, ssl3, ssl2];
+    // TLS_FALLBACK_SCSV at the second-highest accepted version.
+    let mut accepted: Vec<&mut HandBuiltAttempt> =
+        hand_built.iter_mut().filter(|a| a.version != TlsVersion::Ssl2 && a.outcome == Outcome::Accepted).collect();
+    accepted.sort_by_key(|a| std::cmp::Reverse(a.version));
+    if let Some(below_highest) = accepted.into_iter().nth(1) {
+        enumerate::test_fallback_scsv(&target, below_highest).await;
+    }
+    (modern, hand_built)
+}
+
+/// The chain captured by the first pick of a hand-built attempt.
+fn served_chain(attempt: &HandBuiltAttempt) -> Option<&[CertDer]> {
+    attempt.exchanges.iter().find_map(|e| match &e.reply {
+        crate::evidence::HelloReply::ServerHello { chain, .. } if !chain.is_empty() => Some(chain.as_slice()),
+        _ => None,
+    })
+}
+
+/// Whether rustls (ring provider) can complete a TLS 1.2 handshake with this suite.
+fn rustls_suite(id: u16) -> bool {
+    modern::provider().cipher_suites.iter().any(|s| u16::from(s.suite()) == id)
+}
+
+/// When the first answers are all silence (timeouts, failed connects), the legacy versions
+/// recorded as skipped rather than waited out.
+fn skip_if_unresponsive<'a>(first: impl IntoIterator<Item = &'a Outcome>) -> Option<Vec<HandBuiltAttempt>> {
+    let first: Vec<&Outcome> = first.into_iter().collect();
+    if !first.iter().all(|o| o.is_unresponsive()) {
+        return None;
+    }
+    let cause = match first.first() {
+        Some(Outcome::ConnectFailed { reason }) => format!("could not connect: {reason}"),
+        _ => "no answer before the deadline".to_string(),
+    };
+    let reason = format!("no answer to TLS 1.3 or TLS 1.2 ({cause})");
+    Some(
+        TlsVersion::LEGACY
+            .into_iter()
+            .map(|version| HandBuiltAttempt {
+                version,
+                outcome: Outcome::Skipped { reason: reason.clone() },
+                exchanges: Vec::new(),
+            })
+            .collect(),
+    )
 }
 
 /// Whether a failed rustls TLS 1.2 attempt leaves TLS 1.2 support open: rustls offers only
@@ -145,7 +331,7 @@ fn needs_raw_tls12(outcome: &Outcome) -> bool {
         | Outcome::Timeout
         | Outcome::ConnectFailed { .. }
         | Outcome::Skipped { .. } => false,
-        Outcome::Alert { description, .. } => *description != PROTOCOL_VERSION_ALERT,
+        Outcome::Alert { description, .. } => *description != crate::wire::server_reply::ALERT_PROTOCOL_VERSION,
         Outcome::Incompatible { .. }
         | Outcome::Closed
         | Outcome::Reset
@@ -153,6 +339,3 @@ fn needs_raw_tls12(outcome: &Outcome) -> bool {
         | Outcome::Error { .. } => true,
     }
 }
-
-/// The alert a server sends for a version it does not speak (RFC 5246 §7.2.2).
-const PROTOCOL_VERSION_ALERT: u8 = 70;

@@ -4,7 +4,6 @@
 //! response, checks the handshake signature but only notes a failure, and lets the
 //! handshake finish. Trust is judged later, from the recorded chain, by `trust`.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, Error as TlsError, PeerIncompatible, SignatureScheme};
 use tokio_rustls::TlsConnector;
 
-use super::net::{connect, elapsed_ms, io_outcome};
+use super::gate::EndpointGate;
+use super::net::{elapsed_ms, io_outcome};
 use crate::evidence::{Bytes, CertDer, ModernAttempt, NegotiatedSession, Outcome, TlsVersion};
 
 /// ALPN protocols offered, as a browser would for a web or WebSocket endpoint.
@@ -27,18 +27,18 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 /// Attempts a handshake offering only `version` (TLS 1.2 or 1.3).
 pub async fn probe_modern_version(
-    addr: SocketAddr,
+    gate: &EndpointGate,
     server_name: Option<&str>,
     version: TlsVersion,
     timeout: Duration,
 ) -> ModernAttempt {
     let start = Instant::now();
-    let (outcome, session) = attempt(addr, server_name, version, timeout).await;
+    let (outcome, session) = attempt(gate, server_name, version, timeout).await;
     ModernAttempt { version, elapsed_ms: elapsed_ms(start), outcome, session }
 }
 
 async fn attempt(
-    addr: SocketAddr,
+    gate: &EndpointGate,
     server_name: Option<&str>,
     version: TlsVersion,
     timeout: Duration,
@@ -65,15 +65,15 @@ async fn attempt(
             Ok(name) => name,
             Err(e) => return (Outcome::Error { reason: format!("invalid server name: {e}") }, None),
         },
-        None => ServerName::IpAddress(addr.ip().into()),
+        None => ServerName::IpAddress(gate.addr().ip().into()),
     };
 
-    let tcp = match connect(addr, timeout).await {
+    let mut tcp = match gate.connect(timeout).await {
         Ok(tcp) => tcp,
         Err(outcome) => return (outcome, None),
     };
     let connector = TlsConnector::from(Arc::new(config));
-    let handshake = tokio::time::timeout(timeout, connector.connect(name, tcp)).await;
+    let handshake = tokio::time::timeout(timeout, connector.connect(name, &mut tcp.stream)).await;
     match handshake {
         Err(_) => (Outcome::Timeout, None),
         Ok(Err(e)) => (classify_failure(&e, version), None),

@@ -264,6 +264,7 @@ fn status_mark(status: ItemStatus) -> &'static str {
 fn check_mark(status: CheckStatus) -> &'static str {
     match status {
         CheckStatus::Pass => "✔",
+        CheckStatus::NotRun => "-",
         CheckStatus::Info => "i",
         CheckStatus::Warn => "△",
         CheckStatus::Indeterminate => "?",

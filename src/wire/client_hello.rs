@@ -1,17 +1,22 @@
-//! The TLS ClientHello, built byte for byte (RFC 5246 §7.4.1.2; RFC 6101 for SSLv3).
+//! The TLS ClientHello, built byte for byte (RFC 5246 §7.4.1.2, RFC 8446 §4.1.2; RFC 6101
+//! for SSLv3).
 //!
-//! A hand-built hello lets kensa offer versions and suites that no maintained TLS library
-//! will send. The hello is deliberately plain: no session id, null compression only, the
-//! renegotiation SCSV instead of the extension (so SSLv3 servers see it too), and for TLS
-//! just the extensions a legacy server needs to pick an ECDHE suite and the right virtual
-//! host. Callers that need more (TLS 1.2/1.3 probes) push further extensions.
+//! A hand-built hello lets kensa offer versions, suites and groups that no maintained TLS
+//! library will send, in any order. The hello has no session id and carries the
+//! renegotiation SCSV instead of the extension (so SSLv3 servers see it too). What else it
+//! asks for is set by [`HelloOptions`]: the plain hello of minimal mode carries only what a
+//! server needs to pick a suite and a virtual host; enumeration hellos also ask for OCSP
+//! stapling, ALPN, extended master secret, session tickets and compression, so that each
+//! reply shows those handshake facts at no extra connection. TLS 1.3 hellos
+//! ([`ClientHello::tls13`]) send an empty key_share, so the server names its group in a
+//! HelloRetryRequest and no key agreement is ever needed.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::codec::Writer;
-use super::suites::EMPTY_RENEGOTIATION_INFO_SCSV;
+use super::suites::{EMPTY_RENEGOTIATION_INFO_SCSV, FALLBACK_SCSV};
 
 /// Handshake type of ClientHello.
 pub const HANDSHAKE_CLIENT_HELLO: u8 = 1;
@@ -30,6 +35,26 @@ pub const EXT_EC_POINT_FORMATS: u16 = 11;
 pub const EXT_PADDING: u16 = 21;
 /// signature_algorithms (RFC 5246 §7.4.1.4.1, RFC 8446 §4.2.3).
 pub const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
+/// Extension type: status_request (RFC 6066 §8).
+pub const EXT_STATUS_REQUEST: u16 = 5;
+/// Extension type: application_layer_protocol_negotiation (RFC 7301).
+pub const EXT_ALPN: u16 = 16;
+/// Extension type: extended_master_secret (RFC 7627).
+pub const EXT_EXTENDED_MASTER_SECRET: u16 = 23;
+/// Extension type: session_ticket (RFC 5077).
+pub const EXT_SESSION_TICKET: u16 = 35;
+/// Extension type: supported_versions (RFC 8446 §4.2.1).
+pub const EXT_SUPPORTED_VERSIONS: u16 = 43;
+/// Extension type: key_share (RFC 8446 §4.2.8).
+pub const EXT_KEY_SHARE: u16 = 51;
+/// Extension type: renegotiation_info (RFC 5746).
+pub const EXT_RENEGOTIATION_INFO: u16 = 0xff01;
+
+/// Compression method: DEFLATE (RFC 3749). Offered to see whether a server still agrees
+/// to compression (CRIME).
+pub const COMPRESSION_DEFLATE: u8 = 1;
+/// Compression method: none.
+pub const COMPRESSION_NULL: u8 = 0;
 
 /// Groups offered in supported_groups: x25519, secp256r1, secp384r1, secp521r1, ffdhe2048,
 /// ffdhe3072.
@@ -105,6 +130,19 @@ impl Extension {
         Extension::from_writer(EXT_SIGNATURE_ALGORITHMS, w)
     }
 
+    /// application_layer_protocol_negotiation listing `protocols`.
+    pub fn alpn(protocols: &[&str]) -> Extension {
+        let mut w = Writer::new();
+        w.vec_u16(|w| {
+            for p in protocols {
+                w.vec_u8(|w| {
+                    w.bytes(p.as_bytes());
+                });
+            }
+        });
+        Extension::from_writer(EXT_ALPN, w)
+    }
+
     /// ec_point_formats offering only `uncompressed`.
     pub fn ec_point_formats_uncompressed() -> Extension {
         Extension { typ: EXT_EC_POINT_FORMATS, body: vec![1, 0] }
@@ -117,42 +155,121 @@ impl Extension {
     }
 }
 
-/// A ClientHello to be encoded. Build with [`ClientHello::legacy`], adjust fields or push
-/// extensions, then call [`ClientHello::to_record`].
+/// What a hello asks for besides its version and suites.
+#[derive(Debug, Clone, Default)]
+pub struct HelloOptions<'a> {
+    /// Sent as SNI when it is a DNS name (never for IP literals, as RFC 6066 forbids).
+    pub server_name: Option<&'a str>,
+    /// supported_groups in offer order; `None` offers [`OFFERED_GROUPS`].
+    pub groups: Option<&'a [u16]>,
+    /// ALPN protocols to offer; none if empty.
+    pub alpn: &'a [&'a str],
+    /// Append TLS_FALLBACK_SCSV (RFC 7507) to the suites.
+    pub fallback_scsv: bool,
+    /// Ask for OCSP stapling, extended master secret and session tickets, and offer DEFLATE
+    /// compression next to none (TLS 1.2 and older).
+    pub ask_features: bool,
+}
+
+/// A ClientHello to be encoded. Build with [`ClientHello::tls`], [`ClientHello::tls13`] or
+/// [`ClientHello::legacy`], then call [`ClientHello::to_record`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientHello {
-    /// `client_version` in the hello: 0x0300, 0x0301, 0x0302 or 0x0303.
+    /// `client_version` (TLS 1.3: `legacy_version`): 0x0300, 0x0301, 0x0302 or 0x0303.
     pub version: u16,
-    /// The suites in preference order; the renegotiation SCSV is appended on encoding.
+    /// The suites in preference order; the renegotiation SCSV (and the fallback SCSV if
+    /// asked for) is appended on encoding.
     pub suites: Vec<u16>,
+    /// Append TLS_FALLBACK_SCSV after the suites.
+    pub fallback_scsv: bool,
+    /// Compression methods offered, in order; always ends with null.
+    pub compression: Vec<u8>,
     /// `Random`.
     pub random: [u8; 32],
-    /// Extensions in wire order; must stay empty for SSLv3 (see [`ClientHello::legacy`]).
+    /// Extensions in wire order; empty for SSLv3 (see [`ClientHello::tls`]).
     pub extensions: Vec<Extension>,
+    /// The groups listed in supported_groups, for the evidence.
+    pub offered_groups: Vec<u16>,
+    /// The versions listed in supported_versions, for the evidence.
+    pub offered_versions: Vec<u16>,
 }
 
 impl ClientHello {
-    /// The standard kensa hello for `version`, offering `suites`.
-    ///
-    /// SNI is added when `server_name` is a DNS name (never for IP literals, as RFC 6066
-    /// forbids). SSLv3 hellos carry no extensions: SSLv3 servers predate them and some
-    /// choke on the trailing bytes.
+    /// The plain kensa hello for `version`, offering `suites`: SNI, the default groups and
+    /// signature algorithms, nothing else. Used where only "does the server accept this
+    /// version?" matters.
     pub fn legacy(version: u16, suites: &[u16], server_name: Option<&str>) -> Result<ClientHello, BuildError> {
+        ClientHello::tls(version, suites, &HelloOptions { server_name, ..HelloOptions::default() })
+    }
+
+    /// A hello for SSLv3 to TLS 1.2 (`version` 0x0300 to 0x0303) offering `suites`.
+    ///
+    /// SSLv3 hellos carry no extensions: SSLv3 servers predate them and some choke on the
+    /// trailing bytes.
+    pub fn tls(version: u16, suites: &[u16], options: &HelloOptions<'_>) -> Result<ClientHello, BuildError> {
         if !(0x0300..=0x0303).contains(&version) {
             return Err(BuildError::UnsupportedVersion(version));
         }
-        let mut extensions = Vec::new();
+        let groups = options.groups.unwrap_or(OFFERED_GROUPS);
+        let mut hello = ClientHello::bare(version, suites, options);
+        if options.ask_features {
+            hello.compression = vec![COMPRESSION_DEFLATE, COMPRESSION_NULL];
+        }
         if version >= 0x0301 {
-            if let Some(host) = server_name.and_then(sni_host).transpose()? {
-                extensions.push(Extension::server_name(&host));
+            hello.push_common(options, groups)?;
+            hello.extensions.push(Extension::ec_point_formats_uncompressed());
+            if options.ask_features {
+                hello.extensions.push(Extension { typ: EXT_EXTENDED_MASTER_SECRET, body: Vec::new() });
+                hello.extensions.push(Extension { typ: EXT_SESSION_TICKET, body: Vec::new() });
             }
-            extensions.push(Extension::supported_groups(OFFERED_GROUPS));
-            extensions.push(Extension::ec_point_formats_uncompressed());
         }
         if version >= 0x0303 {
-            extensions.push(Extension::signature_algorithms(OFFERED_SIGNATURE_SCHEMES));
+            hello.extensions.push(Extension::signature_algorithms(OFFERED_SIGNATURE_SCHEMES));
         }
-        Ok(ClientHello { version, suites: suites.to_vec(), random: fresh_random(), extensions })
+        Ok(hello)
+    }
+
+    /// A TLS 1.3 hello offering `suites` and `options.groups`, with an empty key_share: the
+    /// server answers with a HelloRetryRequest naming its suite and group (or refuses).
+    pub fn tls13(suites: &[u16], options: &HelloOptions<'_>) -> Result<ClientHello, BuildError> {
+        let groups = options.groups.unwrap_or(OFFERED_GROUPS);
+        let mut hello = ClientHello::bare(0x0303, suites, options);
+        hello.push_common(options, groups)?;
+        hello.extensions.push(Extension::signature_algorithms(OFFERED_SIGNATURE_SCHEMES));
+        hello.extensions.push(Extension { typ: EXT_SUPPORTED_VERSIONS, body: vec![2, 0x03, 0x04] });
+        hello.offered_versions = vec![0x0304];
+        hello.extensions.push(Extension { typ: EXT_KEY_SHARE, body: vec![0, 0] });
+        Ok(hello)
+    }
+
+    fn bare(version: u16, suites: &[u16], options: &HelloOptions<'_>) -> ClientHello {
+        ClientHello {
+            version,
+            suites: suites.to_vec(),
+            fallback_scsv: options.fallback_scsv,
+            compression: vec![COMPRESSION_NULL],
+            random: fresh_random(),
+            extensions: Vec::new(),
+            offered_groups: Vec::new(),
+            offered_versions: Vec::new(),
+        }
+    }
+
+    /// SNI, supported_groups, and (if asked) status_request and ALPN.
+    fn push_common(&mut self, options: &HelloOptions<'_>, groups: &[u16]) -> Result<(), BuildError> {
+        if let Some(host) = options.server_name.and_then(sni_host).transpose()? {
+            self.extensions.push(Extension::server_name(&host));
+        }
+        self.extensions.push(Extension::supported_groups(groups));
+        self.offered_groups = groups.to_vec();
+        if options.ask_features {
+            // status_request: ocsp, no responder ids, no request extensions.
+            self.extensions.push(Extension { typ: EXT_STATUS_REQUEST, body: vec![1, 0, 0, 0, 0] });
+        }
+        if !options.alpn.is_empty() {
+            self.extensions.push(Extension::alpn(options.alpn));
+        }
+        Ok(())
     }
 
     /// The record-layer version: SSLv3 hellos go in SSLv3 records; everything newer in
@@ -205,9 +322,12 @@ impl ClientHello {
                         w.u16(s);
                     }
                     w.u16(EMPTY_RENEGOTIATION_INFO_SCSV);
+                    if self.fallback_scsv {
+                        w.u16(FALLBACK_SCSV);
+                    }
                 })
                 .vec_u8(|w| {
-                    w.u8(0); // null compression only
+                    w.bytes(&self.compression);
                 });
             if !extensions.is_empty() {
                 w.vec_u16(|w| {

@@ -8,7 +8,8 @@
 //!
 //! - [`codec`]: big-endian integers and length-prefixed vectors.
 //! - [`suites`]: the suite lists offered per version, and suite names.
-//! - [`client_hello`]: the TLS ClientHello record.
+//! - [`client_hello`]: the TLS ClientHello record, SSLv3 to TLS 1.3.
+//! - [`groups`]: the named groups offered, and their names.
 //! - [`sslv2`]: the SSLv2 CLIENT-HELLO and SERVER-HELLO.
 //! - [`deframer`]: records from an untrusted stream, under a deadline and size caps.
 //! - [`server_reply`]: the server's first flight, interpreted as a `HelloReply`.
@@ -16,6 +17,7 @@
 pub mod client_hello;
 pub mod codec;
 pub mod deframer;
+pub mod groups;
 pub mod server_reply;
 pub mod sslv2;
 pub mod suites;

@@ -1,18 +1,24 @@
 //! Interpreting the server's first flight in reply to a hand-built ClientHello.
 //!
-//! Only the plaintext start of the flight matters to kensa: the ServerHello (which version
-//! and suite the server chose) and, when it follows directly, the Certificate message (the
-//! chain served at that version). Reading stops there, at ServerHelloDone, at any other
-//! handshake message, or at the deadline; nothing is ever sent back, so the server is left
-//! waiting for a ClientKeyExchange that never comes.
+//! Only the plaintext start of the flight matters to kensa. For TLS 1.0–1.2 and SSLv3 that is
+//! everything up to ServerHelloDone: the ServerHello (version, suite, compression and which
+//! extensions the server echoed), the Certificate (the chain served at that version), a
+//! CertificateStatus (a stapled OCSP response), and the ServerKeyExchange (the ECDHE curve
+//! or the size of the DHE prime). For TLS 1.3 it is the ServerHello or HelloRetryRequest
+//! alone, whose key_share names the group; everything after it is encrypted. Nothing is
+//! ever sent back, so the server is left waiting for a reply that never comes.
 
-use tls_parser::{parse_tls_handshake_msg_certificate, parse_tls_handshake_msg_server_hello, TlsMessageHandshake};
+use tls_parser::{
+    parse_tls_handshake_msg_certificate, parse_tls_handshake_msg_server_hello, TlsCipherAu, TlsCipherKx,
+    TlsMessageHandshake, CIPHERS,
+};
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
+use super::client_hello::{EXT_ALPN, EXT_KEY_SHARE, EXT_SUPPORTED_VERSIONS};
 use super::codec::Reader;
 use super::deframer::{Deframer, Message, Stop, Transcript};
-use crate::evidence::{CertDer, HelloReply};
+use crate::evidence::{CertDer, HelloDetails, HelloReply};
 
 /// Handshake type: HelloRequest.
 pub const HS_HELLO_REQUEST: u8 = 0;
@@ -20,8 +26,14 @@ pub const HS_HELLO_REQUEST: u8 = 0;
 pub const HS_SERVER_HELLO: u8 = 2;
 /// Handshake type: Certificate.
 pub const HS_CERTIFICATE: u8 = 11;
+/// Handshake type: ServerKeyExchange.
+pub const HS_SERVER_KEY_EXCHANGE: u8 = 12;
+/// Handshake type: CertificateRequest.
+pub const HS_CERTIFICATE_REQUEST: u8 = 13;
 /// Handshake type: ServerHelloDone.
 pub const HS_SERVER_HELLO_DONE: u8 = 14;
+/// Handshake type: CertificateStatus (RFC 6066 §8).
+pub const HS_CERTIFICATE_STATUS: u8 = 22;
 
 /// Alert description: handshake_failure.
 pub const ALERT_HANDSHAKE_FAILURE: u8 = 40;
@@ -29,19 +41,37 @@ pub const ALERT_HANDSHAKE_FAILURE: u8 = 40;
 pub const ALERT_INSUFFICIENT_SECURITY: u8 = 71;
 /// Alert description: close_notify.
 pub const ALERT_CLOSE_NOTIFY: u8 = 0;
+/// Alert description: protocol_version.
+pub const ALERT_PROTOCOL_VERSION: u8 = 70;
+/// Alert description: inappropriate_fallback (RFC 7507).
+pub const ALERT_INAPPROPRIATE_FALLBACK: u8 = 86;
 /// Alert level: warning.
 pub const ALERT_LEVEL_WARNING: u8 = 1;
 
-/// Extension type: supported_versions (RFC 8446).
-const EXT_SUPPORTED_VERSIONS: u16 = 43;
+/// The `random` of a HelloRetryRequest: SHA-256 of "HelloRetryRequest" (RFC 8446 §4.1.3).
+pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11,
+    0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
 
-/// What a ServerHello says, as far as kensa needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a ServerHello says.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerHelloInfo {
     /// The negotiated version: `supported_versions` if present, else `server_version`.
     pub version: u16,
     /// The chosen cipher suite.
     pub cipher_suite: u16,
+    /// A HelloRetryRequest rather than a ServerHello.
+    pub retry_request: bool,
+    /// The compression method chosen.
+    pub compression: u8,
+    /// Extension types, in wire order.
+    pub extensions: Vec<u16>,
+    /// The group of key_share: the selected group of a HelloRetryRequest, or the group of
+    /// the server's share.
+    pub group: Option<u16>,
+    /// The protocol selected by ALPN.
+    pub alpn: Option<String>,
 }
 
 /// Decodes a ServerHello body (without the handshake header) completely, or says why not.
@@ -57,9 +87,9 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloInfo, String> {
         Some(v) => format!("ServerHello with unknown version {v:#06x}"),
         None => "empty ServerHello".to_string(),
     })?;
-    let (server_version, cipher_suite, ext) = match message {
-        TlsMessageHandshake::ServerHello(sh) => (sh.version.0, sh.cipher.0, sh.ext),
-        TlsMessageHandshake::ServerHelloV13Draft18(sh) => (sh.version.0, sh.cipher.0, sh.ext),
+    let (server_version, random, cipher_suite, compression, ext) = match message {
+        TlsMessageHandshake::ServerHello(sh) => (sh.version.0, Some(sh.random), sh.cipher.0, sh.compression.0, sh.ext),
+        TlsMessageHandshake::ServerHelloV13Draft18(sh) => (sh.version.0, None, sh.cipher.0, 0, sh.ext),
         _ => return Err("undecodable ServerHello".to_string()),
     };
     let ext = match (ext, rest.is_empty()) {
@@ -74,23 +104,56 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloInfo, String> {
         }
         (_, false) => return Err(format!("{} trailing bytes after ServerHello", rest.len())),
     };
-    let mut version = server_version;
-    if let Some(block) = ext {
-        let mut r = Reader::new(block);
-        while !r.is_empty() {
-            let (Some(typ), Some(data)) = (r.u16(), r.vec_u16()) else {
-                return Err("malformed extensions in ServerHello".to_string());
-            };
-            if typ == EXT_SUPPORTED_VERSIONS {
-                let mut d = Reader::new(data);
-                match (d.u16(), d.is_empty()) {
-                    (Some(v), true) => version = v,
-                    _ => return Err("malformed supported_versions in ServerHello".to_string()),
+    let retry_request = random == Some(&HELLO_RETRY_REQUEST_RANDOM[..]);
+    let mut info = ServerHelloInfo {
+        version: server_version,
+        cipher_suite,
+        retry_request,
+        compression,
+        extensions: Vec::new(),
+        group: None,
+        alpn: None,
+    };
+    let mut r = Reader::new(ext.unwrap_or_default());
+    while !r.is_empty() {
+        let (Some(typ), Some(data)) = (r.u16(), r.vec_u16()) else {
+            return Err("malformed extensions in ServerHello".to_string());
+        };
+        if info.extensions.contains(&typ) {
+            return Err(format!("extension {typ} twice in ServerHello"));
+        }
+        info.extensions.push(typ);
+        let mut d = Reader::new(data);
+        match typ {
+            EXT_SUPPORTED_VERSIONS => match (d.u16(), d.is_empty()) {
+                (Some(v), true) => info.version = v,
+                _ => return Err("malformed supported_versions in ServerHello".to_string()),
+            },
+            EXT_KEY_SHARE => {
+                // A HelloRetryRequest names only the group; a ServerHello carries a whole share.
+                let group = d.u16();
+                let well_formed = if retry_request { d.is_empty() } else { d.vec_u16().is_some() && d.is_empty() };
+                match (group, well_formed) {
+                    (Some(g), true) => info.group = Some(g),
+                    _ => return Err("malformed key_share in ServerHello".to_string()),
                 }
             }
+            EXT_ALPN => {
+                let protocol = d.vec_u16().and_then(|list| {
+                    let mut l = Reader::new(list);
+                    let len = l.u8()?;
+                    let name = l.take(usize::from(len))?;
+                    l.is_empty().then_some(name)
+                });
+                match (protocol, d.is_empty()) {
+                    (Some(p), true) if !p.is_empty() => info.alpn = Some(String::from_utf8_lossy(p).into_owned()),
+                    _ => return Err("malformed ALPN in ServerHello".to_string()),
+                }
+            }
+            _ => {}
         }
     }
-    Ok(ServerHelloInfo { version, cipher_suite })
+    Ok(info)
 }
 
 /// Decodes a TLS 1.0–1.2 Certificate body into its chain, leaf first.
@@ -107,6 +170,61 @@ pub fn parse_certificate(body: &[u8]) -> Result<Vec<CertDer>, String> {
         return Err("empty certificate in Certificate message".to_string());
     }
     Ok(contents.cert_chain.iter().map(|c| CertDer(c.data.to_vec())).collect())
+}
+
+/// The key-exchange parameters a ServerKeyExchange announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyExchangeParams {
+    /// ECDHE over a named curve.
+    NamedCurve(u16),
+    /// Finite-field DHE with a prime of this many bits.
+    DhPrime(u32),
+    /// A format kensa does not read (RSA export keys, SRP, explicit curves).
+    Other,
+}
+
+/// Reads the parameters at the start of a ServerKeyExchange for `cipher_suite`. The
+/// signature that follows is not checked: kensa only reports what the server offered.
+pub fn parse_server_key_exchange(cipher_suite: u16, body: &[u8]) -> Result<KeyExchangeParams, String> {
+    let Some(suite) = CIPHERS.get(&cipher_suite) else {
+        return Ok(KeyExchangeParams::Other);
+    };
+    let mut r = Reader::new(body);
+    if suite.au == TlsCipherAu::Psk && r.vec_u16().is_none() {
+        return Err("ServerKeyExchange too short for its PSK identity hint".to_string());
+    }
+    let anonymous = suite.au == TlsCipherAu::Null;
+    match suite.kx {
+        TlsCipherKx::Ecdhe | TlsCipherKx::Aecdh => read_named_curve(&mut r),
+        TlsCipherKx::Ecdh if anonymous => read_named_curve(&mut r),
+        TlsCipherKx::Dhe => read_dh_prime(&mut r),
+        TlsCipherKx::Dh if anonymous => read_dh_prime(&mut r),
+        _ => Ok(KeyExchangeParams::Other),
+    }
+}
+
+fn read_named_curve(r: &mut Reader<'_>) -> Result<KeyExchangeParams, String> {
+    const NAMED_CURVE: u8 = 3;
+    match (r.u8(), r.u16()) {
+        (Some(NAMED_CURVE), Some(curve)) => Ok(KeyExchangeParams::NamedCurve(curve)),
+        (Some(_), Some(_)) => Ok(KeyExchangeParams::Other),
+        _ => Err("ServerKeyExchange too short for its curve".to_string()),
+    }
+}
+
+fn read_dh_prime(r: &mut Reader<'_>) -> Result<KeyExchangeParams, String> {
+    let prime = r.vec_u16().ok_or("ServerKeyExchange too short for its DH prime")?;
+    let (generator, public) = (r.vec_u16(), r.vec_u16());
+    if generator.is_none_or(<[u8]>::is_empty) || public.is_none_or(<[u8]>::is_empty) {
+        return Err("ServerKeyExchange with a malformed DH generator or public value".to_string());
+    }
+    let zeros = prime.iter().take_while(|b| **b == 0).count();
+    let significant = prime.get(zeros..).unwrap_or_default();
+    let Some(first) = significant.first() else {
+        return Err("ServerKeyExchange with a zero DH prime".to_string());
+    };
+    let bits = (significant.len() as u64 - 1) * 8 + u64::from(8 - first.leading_zeros());
+    Ok(KeyExchangeParams::DhPrime(u32::try_from(bits).unwrap_or(u32::MAX)))
 }
 
 /// Reads the first flight from `reader` until `deadline` and interprets it, returning the
@@ -169,14 +287,66 @@ async fn interpret<R: AsyncRead + Unpin>(d: &mut Deframer<R>) -> HelloReply {
             }
         }
     };
-    // The version is decided; the chain is a bonus. Whatever follows — a late or broken
-    // Certificate, ServerHelloDone, a key exchange for an anonymous suite — the answer stays
-    // a ServerHello, with the chain only if it arrived intact and in time.
-    let chain = match d.next_message().await {
-        Ok(Message::Handshake { typ: HS_CERTIFICATE, body }) => parse_certificate(&body).unwrap_or_default(),
-        _ => Vec::new(),
+    let mut details = HelloDetails {
+        retry_request: hello.retry_request,
+        group: hello.group,
+        compression: hello.compression,
+        extensions: hello.extensions,
+        alpn: hello.alpn,
+        ..HelloDetails::default()
     };
-    HelloReply::ServerHello { version: hello.version, cipher_suite: hello.cipher_suite, chain }
+    // The version and suite are decided; the rest of the flight is a bonus. Whatever goes
+    // wrong after the ServerHello, the answer stays a ServerHello, with what arrived intact.
+    let mut chain = Vec::new();
+    if hello.version <= 0x0303 && !hello.retry_request {
+        read_rest_of_flight(d, hello.cipher_suite, &mut chain, &mut details).await;
+    }
+    HelloReply::ServerHello { version: hello.version, cipher_suite: hello.cipher_suite, chain, details }
+}
+
+/// Reads Certificate, CertificateStatus, ServerKeyExchange and CertificateRequest until
+/// ServerHelloDone, noting in `details.flight_error` why it stopped early, if it did.
+async fn read_rest_of_flight<R: AsyncRead + Unpin>(
+    d: &mut Deframer<R>,
+    cipher_suite: u16,
+    chain: &mut Vec<CertDer>,
+    details: &mut HelloDetails,
+) {
+    loop {
+        let problem = match d.next_message().await {
+            Ok(Message::Handshake { typ: HS_SERVER_HELLO_DONE, .. }) => return,
+            Ok(Message::Handshake { typ: HS_CERTIFICATE, body }) => match parse_certificate(&body) {
+                Ok(certificates) => {
+                    *chain = certificates;
+                    continue;
+                }
+                Err(e) => e,
+            },
+            Ok(Message::Handshake { typ: HS_CERTIFICATE_STATUS, .. }) => {
+                details.ocsp_stapled = true;
+                continue;
+            }
+            Ok(Message::Handshake { typ: HS_SERVER_KEY_EXCHANGE, body }) => {
+                match parse_server_key_exchange(cipher_suite, &body) {
+                    Ok(KeyExchangeParams::NamedCurve(curve)) => details.group = Some(curve),
+                    Ok(KeyExchangeParams::DhPrime(bits)) => details.dh_bits = Some(bits),
+                    Ok(KeyExchangeParams::Other) => {}
+                    Err(e) => details.flight_error = Some(e),
+                }
+                continue;
+            }
+            Ok(Message::Handshake { typ: HS_CERTIFICATE_REQUEST, .. }) => continue,
+            Ok(Message::Handshake { typ, .. }) => format!("unexpected {} in the server's flight", handshake_name(typ)),
+            Ok(Message::Alert { description, .. }) => format!("alert {} inside the flight", alert_name(description)),
+            Ok(other) => format!("unexpected {other:?} inside the flight"),
+            Err(Stop::Timeout) => "no ServerHelloDone before the deadline".to_string(),
+            Err(Stop::Closed) => "connection closed before ServerHelloDone".to_string(),
+            Err(Stop::Reset) => "connection reset before ServerHelloDone".to_string(),
+            Err(Stop::Malformed(reason)) => reason,
+        };
+        details.flight_error.get_or_insert(problem);
+        return;
+    }
 }
 
 /// The RFC name of an alert description, such as `handshake_failure`.
@@ -247,6 +417,7 @@ mod tests {
     use std::time::Duration;
     use tokio::io::AsyncWriteExt;
 
+    use crate::evidence::HelloDetails;
     use crate::wire::test_frames::{handshake, record};
 
     fn server_hello(version: u16, suite: u16, ext: Option<&[u8]>) -> Vec<u8> {
@@ -293,6 +464,7 @@ mod tests {
                 version: 0x0301,
                 cipher_suite: 0x002f,
                 chain: vec![CertDer(b"leaf-der".to_vec()), CertDer(b"ca-der".to_vec())],
+                details: HelloDetails { extensions: vec![0xff01], ..HelloDetails::default() },
             }
         );
         assert_eq!(transcript.bytes, wire);
@@ -307,7 +479,7 @@ mod tests {
         wire.extend(record(22, 0x0302, &cert[1000..]));
         wire.extend(record(22, 0x0302, &handshake(HS_SERVER_HELLO_DONE, &[])));
         let (reply, _) = reply_to(&wire).await;
-        let HelloReply::ServerHello { version, cipher_suite, chain } = reply else { panic!("{reply:?}") };
+        let HelloReply::ServerHello { version, cipher_suite, chain, .. } = reply else { panic!("{reply:?}") };
         assert_eq!((version, cipher_suite, chain.len()), (0x0302, 0xc013, 1));
         assert_eq!(chain[0].0.len(), 3000);
     }
@@ -317,16 +489,94 @@ mod tests {
         let mut flight = server_hello(0x0300, 0x000a, Some(RENEG_INFO));
         flight.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
         let (reply, _) = reply_to(&record(22, 0x0300, &flight)).await;
-        assert_eq!(reply, HelloReply::ServerHello { version: 0x0300, cipher_suite: 0x000a, chain: vec![] });
+        let details = HelloDetails { extensions: vec![0xff01], ..HelloDetails::default() };
+        assert_eq!(reply, HelloReply::ServerHello { version: 0x0300, cipher_suite: 0x000a, chain: vec![], details });
+    }
+
+    /// A DHE ServerKeyExchange body with a prime of `prime_bytes` bytes (top bit set).
+    fn dhe_key_exchange(prime_bytes: usize) -> Vec<u8> {
+        let mut b = (prime_bytes as u16).to_be_bytes().to_vec();
+        b.push(0x80);
+        b.extend(std::iter::repeat_n(0xff, prime_bytes - 1));
+        b.extend_from_slice(&[0, 1, 2, 0, 2, 7, 7]); // g = 2, Ys
+        b.extend_from_slice(&[4, 1, 0, 2, 0xaa, 0xbb]); // signature: scheme, bytes
+        b
     }
 
     #[tokio::test]
-    async fn anonymous_suite_has_no_chain() {
+    async fn anonymous_suite_flight_has_key_exchange_but_no_chain() {
         let mut flight = server_hello(0x0301, 0x0034, None);
-        flight.extend(handshake(12, &[0; 20]));
-        flight.extend(certificate(&[b"never-read"]));
+        let mut ske = vec![0, 3, 0, 0x7f, 0xff]; // a 15-bit prime after a leading zero byte
+        ske.extend_from_slice(&[0, 1, 2, 0, 1, 9]);
+        flight.extend(handshake(HS_SERVER_KEY_EXCHANGE, &ske));
+        flight.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
         let (reply, _) = reply_to(&record(22, 0x0301, &flight)).await;
-        assert_eq!(reply, HelloReply::ServerHello { version: 0x0301, cipher_suite: 0x0034, chain: vec![] });
+        let details = HelloDetails { dh_bits: Some(15), ..HelloDetails::default() };
+        assert_eq!(reply, HelloReply::ServerHello { version: 0x0301, cipher_suite: 0x0034, chain: vec![], details });
+    }
+
+    #[tokio::test]
+    async fn key_exchange_status_and_extensions_are_read() {
+        // ECDHE-RSA with x25519, a stapled OCSP response, EMS and a session ticket.
+        let ext = [0xff, 0x01, 0, 1, 0, 0, 23, 0, 0, 0, 35, 0, 0, 0, 5, 0, 0];
+        let mut flight = server_hello(0x0303, 0xc02f, Some(&ext));
+        flight.extend(certificate(&[b"leaf"]));
+        flight.extend(handshake(HS_CERTIFICATE_STATUS, &[1, 0, 0, 2, 0x30, 0]));
+        flight.extend(handshake(HS_SERVER_KEY_EXCHANGE, &[3, 0, 0x1d, 32]));
+        flight.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
+        let (reply, _) = reply_to(&record(22, 0x0303, &flight)).await;
+        let HelloReply::ServerHello { details, chain, .. } = reply else { panic!("{reply:?}") };
+        assert_eq!(chain.len(), 1);
+        assert_eq!(details.group, Some(0x001d));
+        assert!(details.ocsp_stapled);
+        assert_eq!(details.extensions, vec![0xff01, 23, 35, 5]);
+        assert_eq!(details.flight_error, None);
+        // DHE-RSA with a 2048-bit prime.
+        let mut flight = server_hello(0x0303, 0x009e, None);
+        flight.extend(handshake(HS_SERVER_KEY_EXCHANGE, &dhe_key_exchange(256)));
+        flight.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
+        let (reply, _) = reply_to(&record(22, 0x0303, &flight)).await;
+        assert!(matches!(reply, HelloReply::ServerHello { details: HelloDetails { dh_bits: Some(2048), .. }, .. }));
+    }
+
+    #[tokio::test]
+    async fn broken_flight_after_the_hello_keeps_the_hello() {
+        let mut flight = server_hello(0x0303, 0x009e, None);
+        flight.extend(handshake(HS_SERVER_KEY_EXCHANGE, &[0, 9, 1]));
+        flight.extend(handshake(20, &[0; 12])); // Finished, out of place
+        let (reply, _) = reply_to(&record(22, 0x0303, &flight)).await;
+        let HelloReply::ServerHello { details, .. } = reply else { panic!("{reply:?}") };
+        assert!(details.flight_error.is_some_and(|e| e.contains("DH prime")));
+        // ServerHello and then silence: the hello stands, the flight error says why it ended.
+        let (reply, _) = reply_to(&record(22, 0x0303, &server_hello(0x0303, 0xc02f, None))).await;
+        let HelloReply::ServerHello { details, .. } = reply else { panic!("{reply:?}") };
+        assert_eq!(details.flight_error.as_deref(), Some("connection closed before ServerHelloDone"));
+    }
+
+    #[tokio::test]
+    async fn hello_retry_request_names_suite_and_group() {
+        let mut body = 0x0303u16.to_be_bytes().to_vec();
+        body.extend_from_slice(&HELLO_RETRY_REQUEST_RANDOM);
+        body.push(0);
+        body.extend_from_slice(&[0x13, 0x02, 0]);
+        let ext = [0, 0x2b, 0, 2, 3, 4, 0, 0x33, 0, 2, 0, 0x17];
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let (reply, _) = reply_to(&record(22, 0x0303, &handshake(HS_SERVER_HELLO, &body))).await;
+        let details = HelloDetails {
+            retry_request: true,
+            group: Some(0x0017),
+            extensions: vec![43, 51],
+            ..HelloDetails::default()
+        };
+        assert_eq!(reply, HelloReply::ServerHello { version: 0x0304, cipher_suite: 0x1302, chain: vec![], details });
+        // A key_share that is not a single group in a HelloRetryRequest is malformed.
+        let bad = [&body[..body.len() - 2], &[0, 0x17, 0]].concat();
+        let mut bad = bad;
+        let at = bad.len() - 15;
+        bad[at] += 1; // extensions block one byte longer
+        let (reply, _) = reply_to(&record(22, 0x0303, &handshake(HS_SERVER_HELLO, &bad))).await;
+        assert!(matches!(reply, HelloReply::Malformed { .. }), "{reply:?}");
     }
 
     #[tokio::test]
@@ -380,7 +630,11 @@ mod tests {
         let (mut server, client) = tokio::io::duplex(4096);
         server.write_all(&record(22, 0x0301, &server_hello(0x0301, 0x002f, None))).await.unwrap();
         let (reply, _) = read_server_reply(client, Instant::now() + Duration::from_millis(100)).await;
-        assert_eq!(reply, HelloReply::ServerHello { version: 0x0301, cipher_suite: 0x002f, chain: vec![] });
+        let HelloReply::ServerHello { version: 0x0301, cipher_suite: 0x002f, chain, details } = reply else {
+            panic!("{reply:?}")
+        };
+        assert!(chain.is_empty());
+        assert_eq!(details.flight_error.as_deref(), Some("no ServerHelloDone before the deadline"));
         drop(server);
     }
 

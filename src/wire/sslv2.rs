@@ -139,7 +139,7 @@ pub fn hello_reply(hello: &ServerHello) -> HelloReply {
     } else {
         Vec::new()
     };
-    HelloReply::ServerHello { version: hello.version, cipher_suite: 0, chain }
+    HelloReply::ServerHello { version: hello.version, cipher_suite: 0, chain, details: Default::default() }
 }
 
 /// Reads and interprets the reply to an SSLv2 CLIENT-HELLO until `deadline`.
@@ -259,7 +259,12 @@ mod tests {
         let (reply, transcript) = reply_to(&rec).await;
         assert_eq!(
             reply,
-            HelloReply::ServerHello { version: 2, cipher_suite: 0, chain: vec![CertDer(b"cert".to_vec())] }
+            HelloReply::ServerHello {
+                version: 2,
+                cipher_suite: 0,
+                chain: vec![CertDer(b"cert".to_vec())],
+                details: Default::default()
+            }
         );
         assert_eq!(transcript.bytes, rec);
 

@@ -13,7 +13,8 @@ use crate::evidence::TlsVersion;
 /// TLS_EMPTY_RENEGOTIATION_INFO_SCSV, appended to every TLS hello (RFC 5746).
 pub const EMPTY_RENEGOTIATION_INFO_SCSV: u16 = 0x00ff;
 
-/// TLS_FALLBACK_SCSV (RFC 7507). kensa never sends it: a probe is not a fallback, and the
+/// TLS_FALLBACK_SCSV (RFC 7507). Sent only by the one hello that tests whether the server
+/// honours it; elsewhere a probe is not a fallback, and the
 /// signal would make a modern server refuse an old version for the wrong reason.
 pub const FALLBACK_SCSV: u16 = 0x5600;
 
