@@ -475,6 +475,10 @@ pub struct HelloDetails {
     /// Size in bits of the DHE prime in the ServerKeyExchange.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dh_bits: Option<u32>,
+    /// The ServerHello random ends with the TLS 1.3 downgrade sentinel (RFC 8446 §4.1.3):
+    /// a TLS 1.3 server answering an older hello says so.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub downgrade_sentinel: bool,
     /// The compression method chosen (0 = none).
     #[serde(skip_serializing_if = "is_zero")]
     pub compression: u8,

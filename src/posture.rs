@@ -341,6 +341,11 @@ pub fn handshake_facts(endpoint: &EndpointEvidence) -> HandshakeFacts {
             HelloReply::Alert { description: ALERT_INAPPROPRIATE_FALLBACK, .. } => {
                 Fact::Yes(format!("a {} hello with the SCSV was refused with inappropriate_fallback", version.name()))
             }
+            HelloReply::ServerHello { details, .. } if details.downgrade_sentinel => Fact::No(format!(
+                "a {} hello with the SCSV was accepted; the server marks such downgrades with the TLS 1.3 \
+                 sentinel (RFC 8446 §4.1.3), which protects TLS 1.3 clients only",
+                version.name()
+            )),
             HelloReply::ServerHello { .. } => {
                 Fact::No(format!("a {} hello with the SCSV was accepted", version.name()))
             }

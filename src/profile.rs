@@ -490,4 +490,63 @@ mod tests {
         }
         assert!(Profile::parse(&minimal("checks = [\"tls.no-sslv2\"]\n"), "p.toml").is_ok());
     }
+
+    #[test]
+    fn high_profile_extends_the_default_with_stricter_checks() {
+        let base = Profile::embedded();
+        let high = Profile::resolve("mhlw-online-2023-high").expect("embedded high profile");
+        assert_eq!(high.meta.extends.as_deref(), Some("mhlw-online-2023"));
+        assert_eq!(high.items.len(), base.items.len());
+        let xii = high.item("2-1.xii").expect("2-1.xii");
+        assert!(xii.checks.contains(&"suites.aead-only".to_string()));
+        assert!(xii.checks.contains(&"suites.forward-secrecy".to_string()));
+        assert_eq!(xii.raised("suites.no-cbc", checks::CheckStatus::Warn), checks::CheckStatus::Fail);
+        assert_eq!(xii.raised("tls.tls13", checks::CheckStatus::Info), checks::CheckStatus::Warn);
+        // Raises never touch passes, indeterminates or checks not named.
+        assert_eq!(xii.raised("suites.no-cbc", checks::CheckStatus::Pass), checks::CheckStatus::Pass);
+        assert_eq!(xii.raised("suites.no-cbc", checks::CheckStatus::Indeterminate), checks::CheckStatus::Indeterminate);
+        assert_eq!(xii.raised("cert.trusted", checks::CheckStatus::Warn), checks::CheckStatus::Warn);
+        assert_ne!(high.sha256, base.sha256);
+        // The other items are the base profile's.
+        assert_eq!(high.item("2-1.xv").map(|i| &i.quote_ja), base.item("2-1.xv").map(|i| &i.quote_ja));
+        assert!(base.item("2-1.xii").is_some_and(|i| i.raise.is_empty()));
+    }
+
+    fn derived(overrides: &str) -> String {
+        format!(
+            "[profile]\nid = \"d\"\nextends = \"mhlw-online-2023\"\ntitle_ja = \"t\"\ntitle_en = \"t\"\n\
+             guideline = \"g\"\nrevision = \"r\"\ndata_version = 1\n\n{overrides}"
+        )
+    }
+
+    #[test]
+    fn derived_profiles_are_checked() {
+        let ok = derived("[[overrides]]\nitem = \"2-1.xii\"\nraise = [{ check = \"suites.no-cbc\", to = \"fail\" }]\n");
+        let profile = Profile::parse(&ok, "d.toml").expect("valid");
+        assert_eq!(profile.item("2-1.xii").map(|i| i.raise.len()), Some(1));
+        let cases = [
+            (derived("[[overrides]]\nitem = \"9-9.x\"\n"), "has no item"),
+            (derived("[[overrides]]\nitem = \"2-1.xii\"\nchecks = [\"tls.nope\"]\n"), "unknown check"),
+            (
+                derived("[[overrides]]\nitem = \"2-1.xii\"\nraise = [{ check = \"suites.no-cbc\", to = \"pass\" }]\n"),
+                "must be to",
+            ),
+            (
+                derived(
+                    "[[overrides]]\nitem = \"2-1.xii\"\nraise = [{ check = \"suites.aead-only\", to = \"fail\" }]\n",
+                ),
+                "not among the item's checks",
+            ),
+            (derived("[[overrides]]\nitem = \"2-1.xii\"\n[[overrides]]\nitem = \"2-1.xii\"\n"), "overridden twice"),
+            (derived("[[overrides]]\nitem = \"2-1.xii\"\nchecks = []\n"), "would name no checks"),
+            (ok.replace("mhlw-online-2023\"", "nowhere\""), "extends unknown profile"),
+        ];
+        for (text, needle) in cases {
+            let err = Profile::parse(&text, "d.toml").expect_err(needle);
+            assert!(err.message.contains(needle), "{needle}: {err}");
+        }
+        let stray = minimal("checks = [\"tls.no-sslv2\"]\n") + "[[overrides]]\nitem = \"2-1.xii\"\n";
+        assert!(Profile::parse(&stray, "p.toml").unwrap_err().message.contains("needs `extends`"));
+        assert!(Profile::resolve("/nonexistent/profile.toml").is_err());
+    }
 }

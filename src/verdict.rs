@@ -111,7 +111,7 @@ impl Assessment {
     /// at all, probe items are 判定不能 and the exit code says so:
     ///
     /// ```
-    /// use kensa::evidence::{ScanEvidence, ScanSettings, AddressFamily, EVIDENCE_SCHEMA};
+    /// use kensa::evidence::{ScanEvidence, ScanMode, ScanSettings, AddressFamily, EVIDENCE_SCHEMA};
     /// use kensa::profile::Profile;
     /// use kensa::verdict::{Assessment, ItemStatus};
     ///
@@ -120,7 +120,15 @@ impl Assessment {
     ///     kensa_version: "0".into(),
     ///     started_at: 0,
     ///     finished_at: 0,
-    ///     settings: ScanSettings { timeout_ms: 1, address_family: AddressFamily::Any, resolver: None, pins: vec![] },
+    ///     settings: ScanSettings {
+    ///         timeout_ms: 1,
+    ///         address_family: AddressFamily::Any,
+    ///         resolver: None,
+    ///         pins: vec![],
+    ///         mode: ScanMode::Full,
+    ///         parallel_per_ip: 1,
+    ///         delay_ms: 0,
+    ///     },
     ///     extra_roots: vec![],
     ///     targets: vec![],
     /// };

@@ -52,7 +52,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One version's probe on a gate of its own, with no connection budget.
 async fn probe(addr: SocketAddr, name: Option<&str>, version: TlsVersion, timeout: Duration) -> HandBuiltAttempt {
-    probe_legacy_version(&EndpointGate::standalone(addr), name, version, timeout, None).await
+    probe_legacy_version(&EndpointGate::standalone(addr), name, version, timeout, usize::MAX).await
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{CheckContext, CheckResult, CheckStatus};
-use crate::evidence::{EndpointEvidence, Outcome, TlsVersion};
+use crate::evidence::{EndpointEvidence, HelloPurpose, Outcome, TlsVersion};
 use crate::i18n::Text;
 
 /// What the evidence says about one version on one endpoint.
@@ -34,7 +34,26 @@ pub fn support(endpoint: &EndpointEvidence, version: TlsVersion) -> Support {
     };
     match outcome {
         Outcome::Accepted => Support::Accepted,
-        Outcome::Alert { description, name } => Support::Refused(format!("alert {name} ({description})")),
+        Outcome::Alert { description, name } => {
+            // A "no suite in common" alert refuses only what was offered; say how much that was
+            // when it was not every suite (minimal mode sends one hello per version).
+            let offered: usize = endpoint
+                .hand_built_attempt(version)
+                .map(|a| {
+                    a.exchanges
+                        .iter()
+                        .filter(|e| e.purpose == HelloPurpose::Suites)
+                        .map(|e| e.offered_suites.len())
+                        .sum()
+                })
+                .unwrap_or(0);
+            let total = crate::posture::suite_candidates(version).len();
+            if offered > 0 && offered < total {
+                Support::Refused(format!("alert {name} ({description}) to {offered} of {total} suites"))
+            } else {
+                Support::Refused(format!("alert {name} ({description})"))
+            }
+        }
         Outcome::OtherVersion { version: other } => Support::Refused(format!(
             "answered with {}",
             TlsVersion::from_wire(*other).map(TlsVersion::name).unwrap_or("another version")

@@ -26,9 +26,10 @@ use crate::posture::{group_candidates, group_ledger, preference, suite_candidate
 use crate::suite_class::classify;
 use crate::wire::client_hello::{ClientHello, HelloOptions};
 
-/// Most suites offered in one hello. 128 keeps the hello far below the record limit and
-/// below the list sizes some old stacks choke on.
-pub const MAX_SUITES_PER_HELLO: usize = 128;
+/// Most suites offered in one hello. With the renegotiation SCSV that makes 128 entries:
+/// some old stacks fail on longer lists (testssl.sh's experience), and the hello stays far
+/// below the record limit.
+pub const MAX_SUITES_PER_HELLO: usize = 127;
 
 /// A bound on hellos per version whatever the server does: every candidate once, every
 /// group once, and a few more.
@@ -136,7 +137,8 @@ pub async fn test_fallback_scsv(target: &Target<'_>, attempt: &mut HandBuiltAtte
     if accepted.is_empty() {
         return;
     }
-    let suites: Vec<u16> = accepted.into_iter().take(MAX_SUITES_PER_HELLO).collect();
+    // The fallback SCSV takes one of the 128 entries.
+    let suites: Vec<u16> = accepted.into_iter().take(MAX_SUITES_PER_HELLO - 1).collect();
     let groups = group_candidates(attempt.version);
     let exchange = target.send(attempt.version, HelloPurpose::Fallback, &suites, &groups, true).await;
     attempt.exchanges.push(exchange);

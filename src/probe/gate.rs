@@ -127,3 +127,81 @@ impl Drop for Gated {
         *self.slot.last_release.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// A listener that records the most connections it ever had open at once.
+    async fn counting_listener() -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let open = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let seen = most.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (open, most) = (open.clone(), most.clone());
+                tokio::spawn(async move {
+                    let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    let mut sink = [0u8; 64];
+                    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        (addr, seen)
+    }
+
+    async fn hold_connections(gates: &Gates, addr: SocketAddr, count: usize) -> u32 {
+        let gate = gates.endpoint(addr);
+        let holds = (0..count).map(|_| async {
+            let connection = gate.connect(Duration::from_secs(2)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(connection);
+        });
+        futures::future::join_all(holds).await;
+        gate.connections()
+    }
+
+    #[tokio::test]
+    async fn one_connection_at_a_time_per_ip_by_default() {
+        let (addr, most) = counting_listener().await;
+        let counted = hold_connections(&Gates::new(Politeness::default()), addr, 6).await;
+        assert_eq!(counted, 6);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(most.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn parallel_per_ip_raises_the_limit_but_keeps_it() {
+        let (addr, most) = counting_listener().await;
+        let politeness = Politeness { parallel_per_ip: 3, delay: Duration::ZERO };
+        hold_connections(&Gates::new(politeness), addr, 9).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let most = most.load(Ordering::SeqCst);
+        assert!((2..=3).contains(&most), "most open at once: {most}");
+    }
+
+    #[tokio::test]
+    async fn delay_separates_connections_to_one_ip() {
+        let (addr, _) = counting_listener().await;
+        let politeness = Politeness { parallel_per_ip: 1, delay: Duration::from_millis(60) };
+        let started = Instant::now();
+        hold_connections(&Gates::new(politeness), addr, 4).await;
+        // Three gaps of at least the delay: a lower bound on correctness, not a speed target.
+        assert!(started.elapsed() >= Duration::from_millis(180), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn failed_connects_are_counted_and_reported() {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+        let gate = EndpointGate::standalone(free);
+        assert!(matches!(gate.connect(Duration::from_secs(2)).await, Err(Outcome::ConnectFailed { .. })));
+        assert_eq!(gate.connections(), 1);
+    }
+}

@@ -21,29 +21,22 @@ pub use super::enumerate::MAX_SUITES_PER_HELLO;
 /// Asks whether the endpoint accepts `version`, using plain hand-built hellos.
 ///
 /// Supported for SSLv2, SSLv3, TLS 1.0 and TLS 1.1 (and TLS 1.2, whose hello the builder
-/// can also produce); TLS 1.3 is answered with an error outcome. Bundles after the first
-/// are sent only while the gate has counted fewer than `connection_limit` connections; a
-/// version whose remaining bundles were never offered is recorded as skipped, not refused.
+/// can also produce); TLS 1.3 is answered with an error outcome. Every suite that exists
+/// for the version is offered, in up to `max_hellos` bundles; the next bundle is sent only
+/// when the server said "nothing in common". With fewer bundles than suites need, the
+/// evidence shows how many suites were offered, and checks say so.
 pub async fn probe_legacy_version(
     gate: &EndpointGate,
     server_name: Option<&str>,
     version: TlsVersion,
     timeout: Duration,
-    connection_limit: Option<u32>,
+    max_hellos: usize,
 ) -> HandBuiltAttempt {
     let exchanges = match version {
         TlsVersion::Ssl2 => vec![send_sslv2_hello(gate, timeout).await],
         TlsVersion::Ssl3 | TlsVersion::Tls10 | TlsVersion::Tls11 | TlsVersion::Tls12 => {
-            let suites = suites_for(version);
-            let bundles: Vec<&[u16]> = suites.chunks(MAX_SUITES_PER_HELLO).collect();
             let mut exchanges = Vec::new();
-            for (index, bundle) in bundles.iter().enumerate() {
-                if index > 0 && connection_limit.is_some_and(|limit| gate.connections() >= limit) {
-                    let offered: usize = bundles.iter().take(index).map(|b| b.len()).sum();
-                    let reason =
-                        format!("connection budget spent: {offered} of {} suites offered, all refused", suites.len());
-                    return HandBuiltAttempt { version, outcome: Outcome::Skipped { reason }, exchanges };
-                }
+            for bundle in suites_for(version).chunks(MAX_SUITES_PER_HELLO).take(max_hellos.max(1)) {
                 let hello = match ClientHello::legacy(version.wire(), bundle, server_name) {
                     Ok(hello) => hello,
                     Err(e) => {

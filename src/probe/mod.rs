@@ -197,8 +197,8 @@ pub async fn probe_endpoint(
 }
 
 /// Minimal mode: TLS 1.3 and 1.2 with rustls, a hand-built TLS 1.2 hello when rustls found
-/// no common suite, then TLS 1.1, 1.0, SSLv3 and SSLv2 — one hello each, and further suite
-/// bundles only while the connection budget allows.
+/// no common suite, then TLS 1.1, 1.0, SSLv3 and SSLv2 — one hello each, offering the
+/// first [`enumerate::MAX_SUITES_PER_HELLO`] suites (certificate-authenticated ones first).
 ///
 /// If neither modern attempt gets any answer at all (a tarpit, a filtered port), the legacy
 /// hellos are recorded as skipped rather than waited out: the endpoint's verdict is
@@ -215,17 +215,14 @@ async fn probe_minimal(
     if let Some(skipped) = skip_if_unresponsive(modern.iter().map(|a| &a.outcome)) {
         return (modern, skipped);
     }
-    // Each version still to ask needs one connection, and the health check one more.
-    let limit_leaving = |still_to_ask: u32| Some(MINIMAL_CONNECTION_BUDGET.saturating_sub(1 + still_to_ask));
-    let legacy_versions: Vec<TlsVersion> = TlsVersion::LEGACY.into_iter().rev().collect();
-    let mut hand_built: Vec<HandBuiltAttempt> = Vec::with_capacity(legacy_versions.len() + 1);
+    // One hello per version: with the two handshakes above, a hand-built TLS 1.2 hello and
+    // the health check, at most 8 connections.
+    let mut hand_built: Vec<HandBuiltAttempt> = Vec::with_capacity(TlsVersion::LEGACY.len() + 1);
     if modern.iter().any(|a| a.version == TlsVersion::Tls12 && needs_raw_tls12(&a.outcome)) {
-        let limit = limit_leaving(legacy_versions.len() as u32);
-        hand_built.push(legacy::probe_legacy_version(gate, name, TlsVersion::Tls12, timeout, limit).await);
+        hand_built.push(legacy::probe_legacy_version(gate, name, TlsVersion::Tls12, timeout, 1).await);
     }
-    for (index, version) in legacy_versions.iter().enumerate() {
-        let limit = limit_leaving((legacy_versions.len() - index - 1) as u32);
-        hand_built.push(legacy::probe_legacy_version(gate, name, *version, timeout, limit).await);
+    for version in TlsVersion::LEGACY.into_iter().rev() {
+        hand_built.push(legacy::probe_legacy_version(gate, name, version, timeout, 1).await);
     }
     (modern, hand_built)
 }
@@ -262,7 +259,7 @@ async fn probe_full(
         enumerate::enumerate_version(&target, TlsVersion::Tls11),
         enumerate::enumerate_version(&target, TlsVersion::Tls10),
         enumerate::enumerate_version(&target, TlsVersion::Ssl3),
-        legacy::probe_legacy_version(gate, name, TlsVersion::Ssl2, timeout, None),
+        legacy::probe_legacy_version(gate, name, TlsVersion::Ssl2, timeout, 1),
     );
     let mut modern: Vec<ModernAttempt> = rustls13.into_iter().collect();
     // rustls for TLS 1.2 only where it adds something: key possession for a chain not

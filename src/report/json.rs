@@ -69,6 +69,7 @@ pub fn render(report: &Report<'_>) -> String {
                 "check_id": f.check_id,
                 "endpoint": f.endpoint,
                 "status": f.status,
+                "raised_from": f.raised_from,
                 "message": f.message.get(lang),
                 "evidence": f.evidence,
             })

@@ -12,9 +12,12 @@ use crate::certificate::{days_remaining, format_time, read_certificate, Certific
 use crate::checks::{protocol_support, Support};
 use crate::evidence::{EndpointEvidence, ScanEvidence, TlsVersion};
 use crate::i18n::Lang;
+use crate::posture::{handshake_facts, HandshakeFacts, Preference, VersionPosture};
 use crate::profile::Profile;
+use crate::suite_class::{classify, SuiteClass};
 use crate::trust::{judge_chain, TrustVerdict};
 use crate::verdict::Assessment;
+use crate::wire::groups::group_name;
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -65,6 +68,94 @@ pub struct EndpointFacts {
     pub certificate: Option<CertificateSummary>,
     /// Other, different chains served over other protocols (usually empty).
     pub additional_certificates: Vec<CertificateSummary>,
+    /// Per accepted version (newest first): the suites, whose order, the groups.
+    pub suites: Vec<VersionFacts>,
+    /// Handshake behaviour beyond versions and suites.
+    pub handshake: HandshakeFacts,
+    /// TCP connections kensa opened to the endpoint.
+    pub connections: u32,
+}
+
+/// What one accepted version offers, for people.
+#[derive(Clone, Debug, Serialize)]
+pub struct VersionFacts {
+    pub version: TlsVersion,
+    /// Accepted suites: in the server's order when it has one, else in the order found.
+    pub suites: Vec<SuiteFacts>,
+    /// Suites kensa offered that were neither accepted nor refused (0 when complete).
+    pub untested: usize,
+    pub preference: PreferenceFacts,
+    /// Group names in the order found; `None` where groups do not apply.
+    pub groups: Option<Vec<String>>,
+    pub groups_untested: usize,
+}
+
+/// One accepted suite and what it is made of.
+#[derive(Clone, Debug, Serialize)]
+pub struct SuiteFacts {
+    #[serde(flatten)]
+    pub class: SuiteClass,
+    /// Short labels of its weaknesses (`CBC`, `RC4`, `no-FS` …); empty for a clean suite.
+    pub weaknesses: Vec<&'static str>,
+    /// Size of the DHE prime the server used with it, if DHE.
+    pub dh_bits: Option<u32>,
+}
+
+/// Whose order the server follows.
+#[derive(Clone, Debug, Serialize)]
+pub struct PreferenceFacts {
+    /// `server`, `client`, `single`, `undetermined` or `inconsistent`.
+    pub kind: &'static str,
+    /// For `server`: whether every pair of suites was compared.
+    pub complete: bool,
+}
+
+/// Short labels for a suite's weaknesses, worst first.
+pub fn weakness_labels(class: &SuiteClass) -> Vec<&'static str> {
+    let flags = [
+        (class.null_cipher, "NULL"),
+        (class.anonymous, "anon"),
+        (class.export, "EXPORT"),
+        (class.rc4, "RC4"),
+        (class.weak_cipher, "DES/RC2/IDEA"),
+        (class.triple_des, "3DES"),
+        (class.static_rsa, "RSA-kx"),
+        (class.known && !class.forward_secrecy && !class.static_rsa, "no-FS"),
+        (class.cbc, "CBC"),
+        (!class.known, "unknown"),
+    ];
+    flags.into_iter().filter(|(on, _)| *on).map(|(_, label)| label).collect()
+}
+
+impl VersionFacts {
+    fn derive(posture: &VersionPosture) -> VersionFacts {
+        let (kind, complete, order) = match &posture.preference {
+            Preference::Server { order, complete } => ("server", *complete, order.clone()),
+            Preference::Client => ("client", true, posture.accepted.clone()),
+            Preference::Single => ("single", true, posture.accepted.clone()),
+            Preference::Undetermined => ("undetermined", false, posture.accepted.clone()),
+            Preference::Inconsistent => ("inconsistent", false, posture.accepted.clone()),
+        };
+        let suites = order
+            .iter()
+            .map(|id| {
+                let class = classify(*id);
+                SuiteFacts {
+                    weaknesses: weakness_labels(&class),
+                    dh_bits: posture.dh_bits.iter().find(|(s, _)| s == id).map(|(_, bits)| *bits),
+                    class,
+                }
+            })
+            .collect();
+        VersionFacts {
+            version: posture.version,
+            suites,
+            untested: posture.untested,
+            preference: PreferenceFacts { kind, complete },
+            groups: posture.groups.as_ref().map(|g| g.accepted.iter().map(|id| group_name(*id)).collect()),
+            groups_untested: posture.groups.as_ref().map(|g| g.untested).unwrap_or(0),
+        }
+    }
 }
 
 /// Whether one protocol version is accepted.
@@ -142,6 +233,9 @@ impl EndpointFacts {
         let certificate = chains.next();
         let additional_certificates = chains.collect();
         EndpointFacts {
+            suites: crate::posture::versions(endpoint).iter().map(VersionFacts::derive).collect(),
+            handshake: handshake_facts(endpoint),
+            connections: endpoint.connections,
             endpoint: endpoint.label(),
             target: target.to_string(),
             address: endpoint.address,

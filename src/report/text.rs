@@ -9,6 +9,8 @@ use super::{EndpointFacts, Report};
 use crate::certificate::format_time;
 use crate::checks::{CheckStatus, Support};
 use crate::i18n::{pad, Lang};
+use crate::posture::Fact;
+use crate::suite_class::{IpaClasses, Listing};
 use crate::trust::{TrustStore, TrustVerdict};
 use crate::verdict::ItemStatus;
 
@@ -221,6 +223,7 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
             tr(lang, "clients", "のクライアント向け"),
         );
     }
+    render_suites(out, lang, facts);
     for item in report.profile.items.iter().filter(|i| !i.checks.is_empty()) {
         if let Some(status) = report.assessment.item_status_for_endpoint(&item.id, &facts.endpoint, report.profile) {
             let _ = writeln!(out, "  {} {} {}", pad(&item.id, 16), status_mark(status), status.label(lang));
@@ -232,6 +235,105 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
         }
         let _ =
             writeln!(out, "  {} {:<20} {}", check_mark(finding.status), finding.check_id, finding.message.get(lang));
+    }
+}
+
+/// The suites of every accepted version, then the handshake facts.
+fn render_suites(out: &mut String, lang: Lang, facts: &EndpointFacts) {
+    for version in &facts.suites {
+        let order = match (version.preference.kind, lang) {
+            ("server", Lang::En) if version.preference.complete => "server's order",
+            ("server", Lang::En) => "server's order, partly ranked",
+            ("server", Lang::Ja) if version.preference.complete => "サーバー優先順",
+            ("server", Lang::Ja) => "サーバー優先順（一部のみ順位確定）",
+            ("client", Lang::En) => "client's order honoured",
+            ("client", Lang::Ja) => "クライアントの順序に従う",
+            ("single", _) => "",
+            (_, Lang::En) => "order undetermined",
+            (_, Lang::Ja) => "優先順は判定できず",
+        };
+        let mut head = match lang {
+            Lang::En => format!("{} suite(s)", version.suites.len()),
+            Lang::Ja => format!("{}スイート", version.suites.len()),
+        };
+        if !order.is_empty() {
+            let _ = write!(head, ", {order}");
+        }
+        if version.untested > 0 {
+            let _ = match lang {
+                Lang::En => write!(head, ", {} untested", version.untested),
+                Lang::Ja => write!(head, "、未確認{}", version.untested),
+            };
+        }
+        if let Some(groups) = &version.groups {
+            let _ = write!(head, " · {} {}", tr(lang, "groups", "グループ"), groups.join(", "));
+            if version.groups_untested > 0 {
+                let _ = write!(head, " (+{} ?)", version.groups_untested);
+            }
+        }
+        let label = format!("{} {}", tr(lang, "Suites", "暗号スイート"), version.version.name());
+        let _ = writeln!(out, "  {} {head}", pad(&label, 16));
+        for suite in &version.suites {
+            let mut notes: Vec<String> = Vec::new();
+            if suite.class.forward_secrecy {
+                notes.push("FS".to_string());
+            }
+            if suite.class.aead {
+                notes.push("AEAD".to_string());
+            }
+            if let Some(bits) = suite.dh_bits {
+                notes.push(format!("DH {bits}"));
+            }
+            notes.extend(suite.weaknesses.iter().map(|w| format!("⚠{w}")));
+            let ipa = ipa_label(lang, &suite.class.ipa);
+            let _ = writeln!(out, "    {} {}{}", pad(&suite.class.name, 46), notes.join(" "), ipa);
+        }
+    }
+    let h = &facts.handshake;
+    let facts_line = [
+        (tr(lang, "fallback SCSV", "フォールバックSCSV"), &h.fallback_scsv),
+        (tr(lang, "secure renegotiation", "安全な再ネゴシエーション"), &h.secure_renegotiation),
+        (tr(lang, "compression", "圧縮"), &h.compression),
+        ("EMS", &h.extended_master_secret),
+        (tr(lang, "OCSP stapling", "OCSPステープリング"), &h.ocsp_stapling),
+        (tr(lang, "session tickets", "セッションチケット"), &h.session_tickets),
+    ]
+    .iter()
+    .filter_map(|(name, fact)| {
+        let word = match fact {
+            Fact::Yes(_) => tr(lang, "yes", "あり"),
+            Fact::No(_) => tr(lang, "no", "なし"),
+            Fact::Unknown(_) => "?",
+            Fact::NotApplicable(_) => return None,
+        };
+        Some(format!("{name} {word}"))
+    })
+    .collect::<Vec<_>>();
+    let mut line = facts_line.join(" · ");
+    if !h.alpn.is_empty() {
+        let _ = write!(line, " · ALPN {}", h.alpn.join(", "));
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "  {} {line}", pad(tr(lang, "Handshake", "ハンドシェイク"), 16));
+    }
+    let _ = writeln!(out, "  {} {}", pad(tr(lang, "Connections", "接続数"), 16), facts.connections);
+}
+
+/// ` IPA:高/推奨` when the IPA data lists the suite in a profile's example, else nothing.
+fn ipa_label(lang: Lang, ipa: &IpaClasses) -> String {
+    let listed: Vec<&str> = [
+        (ipa.high, tr(lang, "high", "高")),
+        (ipa.recommended, tr(lang, "recommended", "推奨")),
+        (ipa.exception, tr(lang, "exception", "例外")),
+    ]
+    .into_iter()
+    .filter(|(l, _)| *l == Listing::Listed)
+    .map(|(_, name)| name)
+    .collect();
+    if listed.is_empty() {
+        String::new()
+    } else {
+        format!("  IPA:{}", listed.join("/"))
     }
 }
 

@@ -54,6 +54,11 @@ pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
     0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
+/// The last 8 bytes of a TLS 1.3 server's random when it negotiates TLS 1.2 (RFC 8446 §4.1.3).
+pub const DOWNGRADE_TLS12: [u8; 8] = *b"DOWNGRD\x01";
+/// The same when it negotiates TLS 1.1 or older.
+pub const DOWNGRADE_TLS11: [u8; 8] = *b"DOWNGRD\x00";
+
 /// What a ServerHello says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerHelloInfo {
@@ -63,6 +68,8 @@ pub struct ServerHelloInfo {
     pub cipher_suite: u16,
     /// A HelloRetryRequest rather than a ServerHello.
     pub retry_request: bool,
+    /// The random ends with the TLS 1.3 downgrade sentinel.
+    pub downgrade_sentinel: bool,
     /// The compression method chosen.
     pub compression: u8,
     /// Extension types, in wire order.
@@ -105,10 +112,13 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloInfo, String> {
         (_, false) => return Err(format!("{} trailing bytes after ServerHello", rest.len())),
     };
     let retry_request = random == Some(&HELLO_RETRY_REQUEST_RANDOM[..]);
+    let downgrade_sentinel =
+        random.and_then(|r| r.get(24..)).is_some_and(|tail| tail == DOWNGRADE_TLS12 || tail == DOWNGRADE_TLS11);
     let mut info = ServerHelloInfo {
         version: server_version,
         cipher_suite,
         retry_request,
+        downgrade_sentinel,
         compression,
         extensions: Vec::new(),
         group: None,
@@ -289,6 +299,7 @@ async fn interpret<R: AsyncRead + Unpin>(d: &mut Deframer<R>) -> HelloReply {
     };
     let mut details = HelloDetails {
         retry_request: hello.retry_request,
+        downgrade_sentinel: hello.downgrade_sentinel,
         group: hello.group,
         compression: hello.compression,
         extensions: hello.extensions,
