@@ -388,13 +388,20 @@ mod tests {
     use tls_parser::{parse_tls_extensions, parse_tls_plaintext, TlsExtension, TlsMessage, TlsMessageHandshake};
 
     fn parse_back(record: &[u8]) -> (u16, u16, Vec<u16>, Vec<TlsExtension<'_>>) {
+        parse_back_with_compression(record, &[0])
+    }
+
+    fn parse_back_with_compression<'a>(
+        record: &'a [u8],
+        compression: &[u8],
+    ) -> (u16, u16, Vec<u16>, Vec<TlsExtension<'a>>) {
         let (rest, plain) = parse_tls_plaintext(record).expect("record parses");
         assert!(rest.is_empty());
         assert_eq!(plain.hdr.record_type.0, 22);
         let [TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch))] = plain.msg.as_slice() else {
             panic!("expected one ClientHello, got {:?}", plain.msg);
         };
-        assert_eq!(ch.comp.iter().map(|c| c.0).collect::<Vec<_>>(), vec![0]);
+        assert_eq!(ch.comp.iter().map(|c| c.0).collect::<Vec<_>>(), compression);
         assert!(ch.session_id.is_none());
         let exts = match ch.ext {
             Some(raw) => {
@@ -464,6 +471,48 @@ mod tests {
     fn tls12_version_is_accepted_and_sslv2_is_not() {
         assert!(ClientHello::legacy(0x0303, &[0xc02f], None).is_ok());
         assert_eq!(ClientHello::legacy(0x0002, &[], None), Err(BuildError::UnsupportedVersion(2)));
+    }
+
+    #[test]
+    fn enumeration_hello_asks_for_every_feature() {
+        let groups = [0x0017, 0x001d];
+        let options = HelloOptions {
+            server_name: Some("example.jp"),
+            groups: Some(&groups),
+            alpn: &["h2", "http/1.1"],
+            fallback_scsv: true,
+            ask_features: true,
+        };
+        let hello = ClientHello::tls(0x0303, &[0xc02f], &options).unwrap();
+        assert_eq!(hello.offered_groups, groups);
+        let record = hello.to_record().unwrap();
+        let (_, version, offered, exts) = parse_back_with_compression(&record, &[1, 0]);
+        assert_eq!(version, 0x0303);
+        assert_eq!(offered, vec![0xc02f, 0x00ff, 0x5600]);
+        let types: Vec<u16> = exts.iter().map(|e| u16::from(tls_parser::TlsExtensionType::from(e))).collect();
+        for wanted in
+            [EXT_STATUS_REQUEST, EXT_ALPN, EXT_EXTENDED_MASTER_SECRET, EXT_SESSION_TICKET, EXT_SUPPORTED_GROUPS]
+        {
+            assert!(types.contains(&wanted), "extension {wanted} missing from {types:?}");
+        }
+        assert!(exts.iter().any(|e| matches!(e, TlsExtension::EllipticCurves(g) if g.len() == 2 && g[0].0 == 0x0017)));
+        assert!(exts.iter().any(|e| matches!(e, TlsExtension::ALPN(p) if p.len() == 2 && p[0] == b"h2")));
+    }
+
+    #[test]
+    fn tls13_hello_has_supported_versions_and_an_empty_key_share() {
+        let options = HelloOptions { server_name: Some("example.jp"), ..HelloOptions::default() };
+        let hello = ClientHello::tls13(&[0x1301, 0x1302], &options).unwrap();
+        assert_eq!(hello.offered_versions, vec![0x0304]);
+        let record = hello.to_record().unwrap();
+        let (record_version, version, offered, exts) = parse_back(&record);
+        assert_eq!((record_version, version), (0x0301, 0x0303));
+        assert_eq!(offered, vec![0x1301, 0x1302, 0x00ff]);
+        assert!(exts
+            .iter()
+            .any(|e| matches!(e, TlsExtension::SupportedVersions(v) if v.len() == 1 && v[0].0 == 0x0304)));
+        assert!(exts.iter().any(|e| matches!(e, TlsExtension::KeyShare(share) if *share == [0u8, 0])));
+        assert!(exts.iter().any(|e| matches!(e, TlsExtension::SignatureAlgorithms(_))));
     }
 
     #[test]
