@@ -43,6 +43,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Re-run every check offline on the evidence inside a JSON report (or a bare evidence file).
     Recheck(RecheckArgs),
+    /// Measure connections, handshakes, wall time and peak memory of scans against local
+    /// `openssl s_server` instances of known configuration (build with --release for timings).
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -139,6 +142,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Scan(args) => run_scan(args).await,
         Command::Demo(args) => run_demo(args).await,
         Command::Recheck(args) => run_recheck(args),
+        Command::Bench(args) => run_bench(args).await,
     };
     match result {
         Ok(code) => code,
@@ -204,6 +208,10 @@ async fn run_demo(args: DemoArgs) -> Result<i32, InputError> {
     }
     // The demo succeeds when kensa measured what each endpoint was built to show.
     Ok(if all_held { 0 } else { 1 })
+}
+
+async fn run_bench(args: crate::bench::BenchArgs) -> Result<i32, InputError> {
+    crate::bench::run(&args).await.map_err(InputError::from)
 }
 
 fn run_recheck(args: RecheckArgs) -> Result<i32, InputError> {

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod certificate;
 pub mod checks;
 pub mod cli;
