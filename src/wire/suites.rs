@@ -61,7 +61,8 @@ pub fn suites_for(version: TlsVersion) -> Vec<u16> {
         .filter(|s| is_real_suite(s.id.0))
         .filter(|s| match version {
             TlsVersion::Ssl2 => false,
-            TlsVersion::Ssl3 | TlsVersion::Tls10 | TlsVersion::Tls11 => s.kx != TlsCipherKx::Tls13 && !needs_tls12(s),
+            TlsVersion::Ssl3 => s.kx != TlsCipherKx::Tls13 && !needs_tls12(s) && !needs_extensions(s),
+            TlsVersion::Tls10 | TlsVersion::Tls11 => s.kx != TlsCipherKx::Tls13 && !needs_tls12(s),
             TlsVersion::Tls12 => s.kx != TlsCipherKx::Tls13,
             TlsVersion::Tls13 => s.kx == TlsCipherKx::Tls13,
         })
@@ -99,6 +100,13 @@ fn is_real_suite(id: u16) -> bool {
     id != 0x0000 && id != EMPTY_RENEGOTIATION_INFO_SCSV && id != FALLBACK_SCSV
 }
 
+/// Whether a suite cannot be negotiated without hello extensions, which SSLv3 hellos do not
+/// carry: the ECC suites (RFC 8422 §5.1 ties them to the supported_groups and
+/// ec_point_formats extensions; without them a server has no curve to use).
+fn needs_extensions(s: &tls_parser::TlsCipherSuite) -> bool {
+    matches!(s.kx, TlsCipherKx::Ecdh | TlsCipherKx::Ecdhe | TlsCipherKx::Aecdh)
+}
+
 /// Whether a suite relies on something introduced by TLS 1.2 (RFC 5246, 5288, 5289, 6655,
 /// 7905…): an AEAD construction, or a MAC or PRF other than the classic MD5/SHA-1 pair.
 fn needs_tls12(s: &tls_parser::TlsCipherSuite) -> bool {
@@ -125,15 +133,18 @@ mod tests {
     }
 
     #[test]
-    fn lists_are_unique_deterministic_and_shared_by_legacy_versions() {
+    fn lists_are_unique_deterministic_and_shared_by_tls10_and_tls11() {
         let a = suites_for(TlsVersion::Tls11);
         let mut unique = a.clone();
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), a.len());
         assert_eq!(a, suites_for(TlsVersion::Tls11));
-        assert_eq!(a, suites_for(TlsVersion::Ssl3));
         assert_eq!(a, suites_for(TlsVersion::Tls10));
+        // SSLv3 hellos carry no extensions, so no ECC suite, and the list fits one hello.
+        let ssl3 = suites_for(TlsVersion::Ssl3);
+        assert!(ssl3.iter().all(|s| a.contains(s)) && !ssl3.contains(&0xc013));
+        assert!(ssl3.len() <= crate::probe::enumerate::MAX_SUITES_PER_HELLO, "{}", ssl3.len());
         assert!(a.len() > 100, "the full registry, not a curated subset: {}", a.len());
         assert!(suites_for(TlsVersion::Ssl2).is_empty());
     }
