@@ -28,7 +28,7 @@ use crate::evidence::{AddressFamily, EndpointEvidence, HelloPurpose, ScanMode};
 use crate::probe::{scan, ScanRequest, MINIMAL_CONNECTION_BUDGET};
 use crate::resolve::{Pin, ResolverSettings};
 use crate::target::Target;
-use crate::testkit::{OpenSslServer, TempDir};
+use crate::testkit::OpenSslServer;
 
 /// Most connections a full scan of the modern server may open.
 pub const MODERN_FULL_CONNECTIONS: u32 = 25;
@@ -187,27 +187,13 @@ pub struct PemIdentity {
 /// Makes a self-signed RSA-2048 certificate for `localhost` with `openssl req` (ring, behind
 /// rcgen, cannot generate RSA keys).
 pub async fn rsa_identity() -> Result<PemIdentity, BenchError> {
-    let dir = TempDir::new("bench-req").map_err(|e| BenchError::Setup(format!("temp dir: {e}")))?;
-    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
-    let mut command = tokio::process::Command::new("openssl");
-    command
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2"])
-        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert);
-    let output = run_with_deadline(command, OPENSSL_DEADLINE).await?;
-    if !output.status.success() {
-        return Err(BenchError::Setup(format!(
-            "openssl req failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    let read = |path: &std::path::Path| {
-        std::fs::read_to_string(path).map_err(|e| BenchError::Setup(format!("cannot read {}: {e}", path.display())))
-    };
-    Ok(PemIdentity { cert_pem: read(&cert)?, key_pem: read(&key)? })
+    let made = tokio::task::spawn_blocking(|| {
+        OpenSslServer::self_signed("localhost", &["-newkey", "rsa:2048"], &["-sha256", "-days", "2"])
+    })
+    .await
+    .map_err(|e| BenchError::Setup(format!("openssl req: {e}")))?;
+    let (cert_pem, key_pem) = made.map_err(BenchError::Setup)?;
+    Ok(PemIdentity { cert_pem, key_pem })
 }
 
 /// The version line of the local `openssl`.

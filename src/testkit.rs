@@ -365,6 +365,47 @@ impl OpenSslServer {
     pub fn start(identity: &Identity, args: &[&str]) -> Result<OpenSslServer, String> {
         Self::start_with_files(&identity.chain_pem(), &identity.key_pem(), args)
     }
+
+    /// A self-signed certificate for `host` made by `openssl req -x509 -nodes` with `key_args`
+    /// (e.g. `["-newkey", "rsa:2048"]`: ring, behind rcgen, cannot make RSA keys) and any
+    /// `extra` options, as (certificate PEM, key PEM). Killed after 30 seconds.
+    pub fn self_signed(host: &str, key_args: &[&str], extra: &[&str]) -> Result<(String, String), String> {
+        let dir = TempDir::new("openssl-req").map_err(|e| e.to_string())?;
+        let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+        let mut child = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-nodes", "-subj", &format!("/CN={host}")])
+            .args(["-addext", &format!("subjectAltName=DNS:{host}")])
+            .args(key_args)
+            .args(extra)
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run openssl req: {e}"))?;
+        let started = std::time::Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() < Duration::from_secs(30) => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Ok(None) | Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err("openssl req did not finish within 30 s".to_string());
+                }
+            }
+        };
+        if !status.success() {
+            return Err(format!("openssl req {key_args:?} {extra:?} failed ({status})"));
+        }
+        let read = |path: &std::path::Path| std::fs::read_to_string(path).map_err(|e| e.to_string());
+        Ok((read(&cert)?, read(&key)?))
+    }
 }
 
 impl Drop for OpenSslServer {

@@ -107,15 +107,14 @@ async fn regenerate_fixtures() {
 mod recorder {
     use std::net::SocketAddr;
     use std::path::Path;
-    use std::process::{Command, Stdio};
     use std::time::Duration;
 
     use kensa::evidence::{AddressFamily, CertDer, ScanEvidence};
     use kensa::probe::{scan, ScanRequest};
     use kensa::resolve::{Pin, ResolverSettings};
     use kensa::testkit::{
-        self_signed, spawn_hostile_server, spawn_tls_server, HostileBehaviour, Identity, OpenSslServer, TempDir,
-        TestCa, Validity,
+        self_signed, spawn_hostile_server, spawn_tls_server, HostileBehaviour, Identity, OpenSslServer, TestCa,
+        Validity,
     };
     use rustls::version::{TLS12, TLS13};
 
@@ -162,7 +161,6 @@ mod recorder {
 
     pub async fn record_all(dir: &Path) {
         std::fs::create_dir_all(dir).expect("fixture dir");
-        let work = TempDir::new("fixtures").expect("work dir");
         let normal = Duration::from_secs(5);
         let short = Duration::from_millis(400);
         let ca = TestCa::new("kensa fixture CA").expect("ca");
@@ -215,24 +213,11 @@ mod recorder {
 
         // RSA-1024 key signed with SHA-1: weak on both counts. Made with openssl, which
         // (unlike ring) still produces such keys.
-        let weak_key = work.path().join("weak-key.pem");
-        let weak_cert = work.path().join("weak-cert.pem");
-        let status = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:1024", "-sha1", "-nodes", "-days", "90"])
-            .args(["-subj", &format!("/CN={HOST}"), "-addext", &format!("subjectAltName=DNS:{HOST}")])
-            .arg("-keyout")
-            .arg(&weak_key)
-            .arg("-out")
-            .arg(&weak_cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl req");
-        assert!(status.success());
-        let read = |path: &Path| std::fs::read_to_string(path).expect("PEM");
+        let (weak_cert, weak_key) =
+            OpenSslServer::self_signed(HOST, &["-newkey", "rsa:1024"], &["-sha1", "-days", "90"]).expect("openssl req");
         let weak = OpenSslServer::start_with_files(
-            &read(&weak_cert),
-            &read(&weak_key),
+            &weak_cert,
+            &weak_key,
             &["-cipher", "ALL:@SECLEVEL=0", "-min_protocol", "TLSv1.2"],
         )
         .expect("openssl s_server");

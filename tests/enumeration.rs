@@ -28,7 +28,7 @@ mod support {
     use kensa::posture::{handshake_facts, pick, versions, Fact, VersionPosture};
     use kensa::probe::{scan, ScanRequest};
     use kensa::resolve::{Pin, ResolverSettings};
-    use kensa::testkit::{OpenSslServer, TempDir};
+    use kensa::testkit::OpenSslServer;
 
     /// Deadline for each network operation; loopback answers in milliseconds.
     const TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,26 +61,11 @@ mod support {
 
     /// A self-signed certificate for `localhost` made by `openssl req`, as (cert, key) PEM.
     fn make_cert(kind: CertKind) -> (String, String) {
-        let dir = TempDir::new("enum-cert").expect("temp dir");
-        let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
         let newkey: &[&str] = match kind {
             CertKind::Rsa2048 => &["-newkey", "rsa:2048"],
             CertKind::EcdsaP256 => &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
         };
-        let status = Command::new("openssl")
-            .args(["req", "-x509", "-nodes", "-subj", "/CN=localhost", "-days", "2"])
-            .args(newkey)
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run openssl req");
-        assert!(status.success(), "openssl req {newkey:?} failed");
-        let read = |path: &std::path::Path| std::fs::read_to_string(path).expect("read PEM");
-        (read(&cert), read(&key))
+        OpenSslServer::self_signed("localhost", newkey, &["-days", "2"]).expect("openssl req")
     }
 
     /// `openssl s_server` with a fresh certificate of `kind` and `args`.

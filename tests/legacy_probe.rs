@@ -2,14 +2,12 @@
 //! version, and against hostile or broken peers made with plain tokio listeners.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kensa::evidence::{HandBuiltAttempt, HelloReply, Outcome, TlsVersion};
 use kensa::probe::gate::EndpointGate;
 use kensa::probe::legacy::probe_legacy_version;
-use kensa::testkit::{OpenSslServer, TempDir};
+use kensa::testkit::OpenSslServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -30,21 +28,9 @@ fn free_port() -> u16 {
 /// Starts `openssl s_server` accepting only `version_flag` (e.g. `-tls1`), with an RSA
 /// certificate for `localhost` made by `openssl req` (as a legacy deployment would have).
 fn start_openssl(version_flag: &str) -> OpenSslServer {
-    let dir = TempDir::new("openssl-req").expect("temp dir");
-    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
-    let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "2"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run openssl req");
-    assert!(status.success(), "openssl req failed");
-    let read = |path: &Path| std::fs::read_to_string(path).expect("read PEM");
-    OpenSslServer::start_with_files(&read(&cert), &read(&key), &[version_flag, "-cipher", "ALL:@SECLEVEL=0"])
+    let (cert, key) =
+        OpenSslServer::self_signed("localhost", &["-newkey", "rsa:2048"], &["-days", "2"]).expect("openssl req");
+    OpenSslServer::start_with_files(&cert, &key, &[version_flag, "-cipher", "ALL:@SECLEVEL=0"])
         .expect("start openssl s_server")
 }
 
