@@ -108,6 +108,9 @@ pub struct Deframer<R> {
     /// Alert bytes not yet forming a whole alert.
     alert: Vec<u8>,
     ready: VecDeque<Message>,
+    /// Why reading stopped, when it stopped in a record that also completed messages: those
+    /// are delivered first, then this, for good.
+    failed: Option<Stop>,
     received: usize,
     transcript: Transcript,
 }
@@ -122,6 +125,7 @@ impl<R: AsyncRead + Unpin> Deframer<R> {
             handshake: Vec::new(),
             alert: Vec::new(),
             ready: VecDeque::new(),
+            failed: None,
             received: 0,
             transcript: Transcript::default(),
         }
@@ -133,8 +137,20 @@ impl<R: AsyncRead + Unpin> Deframer<R> {
             if let Some(message) = self.ready.pop_front() {
                 return Ok(message);
             }
-            if self.take_record()? {
-                continue;
+            if let Some(stop) = &self.failed {
+                return Err(stop.clone());
+            }
+            match self.take_record() {
+                Ok(true) => continue,
+                Ok(false) => {}
+                // A record may complete a message and then break a limit (a ServerHello and
+                // a Certificate claiming megabytes): the whole message still comes first, so
+                // that a reply reads the same however the server split it into records.
+                Err(stop) if !self.ready.is_empty() => {
+                    self.failed = Some(stop);
+                    continue;
+                }
+                Err(stop) => return Err(stop),
             }
             self.fill().await?;
         }
@@ -410,6 +426,15 @@ mod tests {
         let wire = record(22, &[11, 0xff, 0xff, 0xff]);
         let mut d = Deframer::new(&wire[..], later(1000));
         assert!(matches!(d.next_message().await, Err(Stop::Malformed(r)) if r.contains("too large")));
+        // A whole message before it in the same record still comes first; the error stays.
+        let mut payload = handshake(2, &[1, 2, 3]);
+        payload.extend_from_slice(&[11, 0xff, 0xff, 0xff]);
+        let wire = record(22, &payload);
+        let mut d = Deframer::new(&wire[..], later(1000));
+        assert_eq!(d.next_message().await, Ok(Message::Handshake { typ: 2, body: vec![1, 2, 3] }));
+        for _ in 0..2 {
+            assert!(matches!(d.next_message().await, Err(Stop::Malformed(r)) if r.contains("too large")));
+        }
     }
 
     #[tokio::test]

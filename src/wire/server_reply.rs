@@ -135,8 +135,11 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloInfo, String> {
         info.extensions.push(typ);
         let mut d = Reader::new(data);
         match typ {
+            // kensa offers only TLS 1.3 there, and a server may select nothing else
+            // (RFC 8446 §4.2.1: anything older, or not offered, is illegal_parameter).
             EXT_SUPPORTED_VERSIONS => match (d.u16(), d.is_empty()) {
-                (Some(v), true) => info.version = v,
+                (Some(v @ 0x0304), true) => info.version = v,
+                (Some(v), true) => return Err(format!("ServerHello selects version {v:#06x} in supported_versions")),
                 _ => return Err("malformed supported_versions in ServerHello".to_string()),
             },
             EXT_KEY_SHARE => {
@@ -254,7 +257,10 @@ async fn interpret<R: AsyncRead + Unpin>(d: &mut Deframer<R>) -> HelloReply {
         let message = match d.next_message().await {
             Ok(m) => m,
             Err(stop) => {
-                if let Some((level, description)) = warning {
+                // A warning and then the end of the connection is the server's answer; a
+                // warning followed by bytes that break the limits, or by silence until the
+                // deadline, is not a refusal, however many warnings came.
+                if let (Some((level, description)), Stop::Closed | Stop::Reset) = (warning, &stop) {
                     return HelloReply::Alert { level, description };
                 }
                 return match stop {
@@ -597,6 +603,15 @@ mod tests {
         let sv = [0x00, 0x2b, 0x00, 0x02, 0x03, 0x04];
         let (reply, _) = reply_to(&record(22, 0x0303, &server_hello(0x0303, 0x1301, Some(&sv)))).await;
         assert!(matches!(reply, HelloReply::ServerHello { version: 0x0304, cipher_suite: 0x1301, .. }));
+        // A version never offered there, or one older than TLS 1.3, is malformed.
+        for v in [[0x09, 0x09], [0x03, 0x03]] {
+            let sv = [0x00, 0x2b, 0x00, 0x02, v[0], v[1]];
+            let (reply, _) = reply_to(&record(22, 0x0303, &server_hello(0x0303, 0x1301, Some(&sv)))).await;
+            assert!(
+                matches!(&reply, HelloReply::Malformed { reason } if reason.contains("supported_versions")),
+                "{reply:?}"
+            );
+        }
     }
 
     #[tokio::test]
@@ -611,6 +626,16 @@ mod tests {
         // A warning and then nothing: the warning is the answer.
         let (reply, _) = reply_to(&record(21, 0x0301, &[1, 112])).await;
         assert_eq!(reply, HelloReply::Alert { level: 1, description: 112 });
+        // Warnings and then garbage, or silence: not a refusal.
+        let mut wire = record(21, 0x0301, &[1, 112]);
+        wire.extend_from_slice(&[0x99, 3, 1, 0, 1, 0]);
+        let (reply, _) = reply_to(&wire).await;
+        assert!(matches!(&reply, HelloReply::Malformed { reason } if reason.contains("0x99")), "{reply:?}");
+        let (mut server, client) = tokio::io::duplex(64);
+        server.write_all(&record(21, 0x0301, &[1, 112])).await.unwrap();
+        let (reply, _) = read_server_reply(client, Instant::now() + Duration::from_millis(50)).await;
+        assert_eq!(reply, HelloReply::Timeout);
+        drop(server);
         assert_eq!(alert_name(70), "protocol_version");
         assert_eq!(alert_name(200), "unknown_alert_200");
     }
