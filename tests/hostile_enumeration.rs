@@ -19,7 +19,7 @@ use kensa::evidence::{
     AddressFamily, EndpointEvidence, HandBuiltAttempt, Outcome, ResolutionEvidence, ResolutionSource, ScanEvidence,
     ScanMode, ScanSettings, TargetEvidence, TlsVersion, EVIDENCE_SCHEMA,
 };
-use kensa::probe::enumerate::{enumerate_version, Target};
+use kensa::probe::enumerate::{enumerate_version, Peer as Prober};
 use kensa::probe::gate::EndpointGate;
 use kensa::probe::{probe_endpoint, MINIMAL_CONNECTION_BUDGET};
 use kensa::profile::Profile;
@@ -272,7 +272,7 @@ fn may_accept(peer: Peer, version: TlsVersion) -> bool {
 async fn enumerate_against(peer: Peer, version: TlsVersion) {
     let server = spawn(peer).await;
     let gate = EndpointGate::standalone(server.addr);
-    let target = Target { gate: &gate, server_name: Some("localhost"), timeout: TIMEOUT };
+    let target = Prober { gate: &gate, server_name: Some("localhost"), timeout: TIMEOUT };
     let started = Instant::now();
     let attempt = tokio::time::timeout(VERSION_BOUND, enumerate_version(&target, version))
         .await

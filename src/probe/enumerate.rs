@@ -35,14 +35,14 @@ pub const MAX_SUITES_PER_HELLO: usize = 127;
 /// group once, and a few more.
 const MAX_HELLOS_PER_VERSION: usize = 400;
 
-/// Whom the hellos go to and how long each may take.
-pub struct Target<'a> {
+/// The endpoint the hellos go to, through its gate, and how long each may take.
+pub struct Peer<'a> {
     pub gate: &'a EndpointGate,
     pub server_name: Option<&'a str>,
     pub timeout: Duration,
 }
 
-impl Target<'_> {
+impl Peer<'_> {
     async fn send(
         &self,
         version: TlsVersion,
@@ -74,7 +74,7 @@ impl Target<'_> {
 
 /// Enumerates the suites `version` accepts (SSLv3 to TLS 1.3), and for TLS 1.2 and 1.3 the
 /// groups too. The attempt's outcome says whether the version is accepted at all.
-pub async fn enumerate_version(target: &Target<'_>, version: TlsVersion) -> HandBuiltAttempt {
+pub async fn enumerate_version(peer: &Peer<'_>, version: TlsVersion) -> HandBuiltAttempt {
     let mut exchanges: Vec<HelloExchange> = Vec::new();
     let suites = suite_candidates(version);
     let with_groups = matches!(version, TlsVersion::Tls12 | TlsVersion::Tls13);
@@ -91,7 +91,7 @@ pub async fn enumerate_version(target: &Target<'_>, version: TlsVersion) -> Hand
         let seen = group_ledger(version, &exchanges).accepted;
         let group_order: Vec<u16> =
             groups.iter().copied().filter(|g| !seen.contains(g)).chain(seen.iter().copied()).collect();
-        exchanges.push(target.send(version, HelloPurpose::Suites, &offer, &group_order, false).await);
+        exchanges.push(peer.send(version, HelloPurpose::Suites, &offer, &group_order, false).await);
         if suite_ledger(version, &exchanges) == before {
             break; // neither a pick nor a refusal: stop rather than knock again
         }
@@ -113,7 +113,7 @@ pub async fn enumerate_version(target: &Target<'_>, version: TlsVersion) -> Hand
             if untested.is_empty() {
                 break;
             }
-            exchanges.push(target.send(version, HelloPurpose::Groups, &group_suites, &untested, false).await);
+            exchanges.push(peer.send(version, HelloPurpose::Groups, &group_suites, &untested, false).await);
             if group_ledger(version, &exchanges) == before {
                 break;
             }
@@ -123,7 +123,7 @@ pub async fn enumerate_version(target: &Target<'_>, version: TlsVersion) -> Hand
     // Whose order: one hello with the accepted suites reversed, if still open.
     if preference(version, &exchanges, &accepted).is_open() {
         let reversed: Vec<u16> = accepted.iter().rev().copied().take(MAX_SUITES_PER_HELLO).collect();
-        exchanges.push(target.send(version, HelloPurpose::Preference, &reversed, &groups, false).await);
+        exchanges.push(peer.send(version, HelloPurpose::Preference, &reversed, &groups, false).await);
     }
 
     let outcome = crate::probe::legacy::overall_outcome(version, &exchanges);
@@ -132,7 +132,7 @@ pub async fn enumerate_version(target: &Target<'_>, version: TlsVersion) -> Hand
 
 /// Sends TLS_FALLBACK_SCSV at `version` (below the highest accepted), offering `suites`
 /// that the server accepts there; the exchange is added to `attempt`.
-pub async fn test_fallback_scsv(target: &Target<'_>, attempt: &mut HandBuiltAttempt) {
+pub async fn test_fallback_scsv(peer: &Peer<'_>, attempt: &mut HandBuiltAttempt) {
     let accepted = suite_ledger(attempt.version, &attempt.exchanges).accepted;
     if accepted.is_empty() {
         return;
@@ -140,7 +140,7 @@ pub async fn test_fallback_scsv(target: &Target<'_>, attempt: &mut HandBuiltAtte
     // The fallback SCSV takes one of the 128 entries.
     let suites: Vec<u16> = accepted.into_iter().take(MAX_SUITES_PER_HELLO - 1).collect();
     let groups = group_candidates(attempt.version);
-    let exchange = target.send(attempt.version, HelloPurpose::Fallback, &suites, &groups, true).await;
+    let exchange = peer.send(attempt.version, HelloPurpose::Fallback, &suites, &groups, true).await;
     attempt.exchanges.push(exchange);
 }
 

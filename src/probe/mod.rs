@@ -236,10 +236,10 @@ async fn probe_full(
     name: Option<&str>,
     timeout: Duration,
 ) -> (Vec<ModernAttempt>, Vec<HandBuiltAttempt>) {
-    let target = enumerate::Target { gate, server_name: name, timeout };
+    let peer = enumerate::Peer { gate, server_name: name, timeout };
     let (tls13, tls12) = futures::join!(
-        enumerate::enumerate_version(&target, TlsVersion::Tls13),
-        enumerate::enumerate_version(&target, TlsVersion::Tls12)
+        enumerate::enumerate_version(&peer, TlsVersion::Tls13),
+        enumerate::enumerate_version(&peer, TlsVersion::Tls12)
     );
     if let Some(mut skipped) = skip_if_unresponsive([&tls13.outcome, &tls12.outcome]) {
         skipped.extend([tls13, tls12]);
@@ -256,9 +256,9 @@ async fn probe_full(
     };
     let (rustls13, tls11, tls10, ssl3, ssl2) = futures::join!(
         rustls13,
-        enumerate::enumerate_version(&target, TlsVersion::Tls11),
-        enumerate::enumerate_version(&target, TlsVersion::Tls10),
-        enumerate::enumerate_version(&target, TlsVersion::Ssl3),
+        enumerate::enumerate_version(&peer, TlsVersion::Tls11),
+        enumerate::enumerate_version(&peer, TlsVersion::Tls10),
+        enumerate::enumerate_version(&peer, TlsVersion::Ssl3),
         legacy::probe_legacy_version(gate, name, TlsVersion::Ssl2, timeout, 1),
     );
     let mut modern: Vec<ModernAttempt> = rustls13.into_iter().collect();
@@ -276,7 +276,7 @@ async fn probe_full(
         hand_built.iter_mut().filter(|a| a.version != TlsVersion::Ssl2 && a.outcome == Outcome::Accepted).collect();
     accepted.sort_by_key(|a| std::cmp::Reverse(a.version));
     if let Some(below_highest) = accepted.into_iter().nth(1) {
-        enumerate::test_fallback_scsv(&target, below_highest).await;
+        enumerate::test_fallback_scsv(&peer, below_highest).await;
     }
     (modern, hand_built)
 }

@@ -271,7 +271,7 @@ fn render_suites(out: &mut String, lang: Lang, facts: &EndpointFacts) {
                 let _ = write!(head, " (+{} ?)", version.groups_untested);
             }
         }
-        let label = format!("{} {}", tr(lang, "Suites", "暗号スイート"), version.version.name());
+        let label = format!("{} {}", tr(lang, "Suites", "スイート"), version.version.name());
         let _ = writeln!(out, "  {} {head}", pad(&label, 16));
         for suite in &version.suites {
             let mut notes: Vec<String> = Vec::new();
