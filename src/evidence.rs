@@ -39,7 +39,8 @@ pub struct ScanSettings {
     /// `--resolve HOST:PORT:ADDR` pins as given.
     pub pins: Vec<String>,
     /// How much was probed: `full` enumeration or the `minimal` set the 2-1.xii verdict needs.
-    #[serde(default)]
+    /// Evidence recorded before kensa had modes holds what minimal mode gathers.
+    #[serde(default = "recorded_before_modes")]
     pub mode: ScanMode,
     /// Most connections open at once to one IP address.
     #[serde(default = "one")]
@@ -51,6 +52,10 @@ pub struct ScanSettings {
 
 fn one() -> u32 {
     1
+}
+
+fn recorded_before_modes() -> ScanMode {
+    ScanMode::Minimal
 }
 
 /// How thoroughly each endpoint is probed.
