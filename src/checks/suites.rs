@@ -235,7 +235,21 @@ pub(super) fn dhe_strength(endpoint: &EndpointEvidence, context: &CheckContext<'
         "dhe_suites_accepted": dhe_suites.len(),
         "primes": sizes.iter().map(|(v, s, bits)| json!({"version": v, "suite": classify(*s).name, "bits": bits})).collect::<Vec<_>>(),
     });
-    if let Some(smallest) = sizes.iter().map(|(_, _, bits)| *bits).min() {
+    // Every accepted DHE suite needs its prime measured before "strong enough" can be said;
+    // a prime too small is a failure whatever is missing.
+    let unmeasured = dhe_suites.iter().filter(|(v, s)| !sizes.iter().any(|(sv, ss, _)| sv == v && ss == s)).count();
+    let smallest = sizes.iter().map(|(_, _, bits)| *bits).min();
+    if unmeasured > 0 && smallest.is_none_or(|bits| bits >= DHE_FAIL_BELOW_BITS) {
+        return CheckResult::new(
+            CheckStatus::Indeterminate,
+            Text::new(
+                format!("{unmeasured} accepted DHE suite(s) without a captured prime size"),
+                format!("受け付けるDHEスイートのうち{unmeasured}件で素数の長さを取得できなかった"),
+            ),
+            evidence,
+        );
+    }
+    if let Some(smallest) = smallest {
         let (status, en, ja) = if smallest < DHE_FAIL_BELOW_BITS {
             (
                 CheckStatus::Fail,
@@ -252,16 +266,6 @@ pub(super) fn dhe_strength(endpoint: &EndpointEvidence, context: &CheckContext<'
             Text::new(
                 format!("smallest DHE prime: {smallest} bits, {en}"),
                 format!("DHEの素数は最小{smallest}ビットで、{ja}"),
-            ),
-            evidence,
-        );
-    }
-    if !dhe_suites.is_empty() {
-        return CheckResult::new(
-            CheckStatus::Indeterminate,
-            Text::new(
-                "DHE suites are accepted but no prime size was captured",
-                "DHEスイートを受け付けるが素数の長さを取得できなかった",
             ),
             evidence,
         );
@@ -287,5 +291,99 @@ pub(super) fn dhe_strength(endpoint: &EndpointEvidence, context: &CheckContext<'
             Text::new(format!("cannot judge DHE: {}", why.en), format!("DHEを判定できない: {}", why.ja)),
             evidence,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{HandBuiltAttempt, HelloDetails, HelloExchange, HelloPurpose, HelloReply, Outcome};
+
+    /// An endpoint that accepted exactly `picks` (suite, DHE bits) at TLS 1.2 and refused the
+    /// rest, so its enumeration is complete; every other version refused.
+    fn endpoint(picks: &[(u16, Option<u32>)]) -> EndpointEvidence {
+        let mut exchanges: Vec<HelloExchange> = picks
+            .iter()
+            .map(|(suite, dh_bits)| {
+                let details = HelloDetails { dh_bits: *dh_bits, ..HelloDetails::default() };
+                let reply = HelloReply::ServerHello { version: 0x0303, cipher_suite: *suite, chain: vec![], details };
+                let mut e = HelloExchange::new(HelloPurpose::Suites, reply);
+                e.offered_suites = vec![*suite];
+                e
+            })
+            .collect();
+        let mut refusal = HelloExchange::new(HelloPurpose::Suites, HelloReply::Alert { level: 2, description: 40 });
+        refusal.offered_suites = crate::posture::suite_candidates(TlsVersion::Tls12);
+        exchanges.push(refusal);
+        let refused = |version| HandBuiltAttempt {
+            version,
+            outcome: Outcome::Alert { description: 70, name: "protocol_version".into() },
+            exchanges: vec![],
+        };
+        EndpointEvidence {
+            address: "127.0.0.1:443".parse().expect("address"),
+            server_name: None,
+            probed_at: 0,
+            modern: vec![],
+            hand_built: vec![
+                refused(TlsVersion::Ssl2),
+                refused(TlsVersion::Ssl3),
+                refused(TlsVersion::Tls10),
+                refused(TlsVersion::Tls11),
+                HandBuiltAttempt { version: TlsVersion::Tls12, outcome: Outcome::Accepted, exchanges },
+                refused(TlsVersion::Tls13),
+            ],
+            health_check: None,
+            connections: 0,
+        }
+    }
+
+    fn status(
+        check: fn(&EndpointEvidence, &CheckContext<'_>) -> CheckResult,
+        e: &EndpointEvidence,
+        mode: ScanMode,
+    ) -> CheckStatus {
+        check(e, &CheckContext { extra_roots: &[], mode }).status
+    }
+
+    const DHE_RSA_AES128_GCM: u16 = 0x009e;
+    const DHE_RSA_AES256_GCM: u16 = 0x009f;
+    const ECDHE_RSA_AES128_GCM: u16 = 0xc02f;
+    const RSA_AES128_CBC: u16 = 0x002f;
+
+    #[test]
+    fn dhe_sizes() {
+        let full = ScanMode::Full;
+        assert_eq!(status(dhe_strength, &endpoint(&[(DHE_RSA_AES128_GCM, Some(2048))]), full), CheckStatus::Pass);
+        assert_eq!(status(dhe_strength, &endpoint(&[(DHE_RSA_AES128_GCM, Some(1024))]), full), CheckStatus::Warn);
+        assert_eq!(status(dhe_strength, &endpoint(&[(DHE_RSA_AES128_GCM, Some(768))]), full), CheckStatus::Fail);
+        assert_eq!(status(dhe_strength, &endpoint(&[(ECDHE_RSA_AES128_GCM, None)]), full), CheckStatus::Pass);
+        // A DHE suite whose prime was not captured leaves the answer open, unless another
+        // prime is already too small.
+        let unmeasured = endpoint(&[(DHE_RSA_AES128_GCM, Some(2048)), (DHE_RSA_AES256_GCM, None)]);
+        assert_eq!(status(dhe_strength, &unmeasured, full), CheckStatus::Indeterminate);
+        let small = endpoint(&[(DHE_RSA_AES128_GCM, Some(512)), (DHE_RSA_AES256_GCM, None)]);
+        assert_eq!(status(dhe_strength, &small, full), CheckStatus::Fail);
+    }
+
+    #[test]
+    fn weak_suites_need_a_complete_enumeration_to_pass() {
+        let clean = endpoint(&[(ECDHE_RSA_AES128_GCM, None)]);
+        let cbc = endpoint(&[(ECDHE_RSA_AES128_GCM, None), (RSA_AES128_CBC, None)]);
+        assert_eq!(status(no_cbc, &clean, ScanMode::Full), CheckStatus::Pass);
+        assert_eq!(status(no_cbc, &cbc, ScanMode::Full), CheckStatus::Warn);
+        assert_eq!(status(no_static_rsa, &cbc, ScanMode::Full), CheckStatus::Warn);
+        assert_eq!(status(forward_secrecy, &cbc, ScanMode::Full), CheckStatus::Warn);
+        assert_eq!(status(aead_only, &clean, ScanMode::Full), CheckStatus::Pass);
+        // Seen in minimal mode, a weakness is still reported; unseen, the check did not run.
+        assert_eq!(status(no_cbc, &cbc, ScanMode::Minimal), CheckStatus::Warn);
+        assert_eq!(status(no_cbc, &clean, ScanMode::Minimal), CheckStatus::NotRun);
+        // Without the refusal that closes the enumeration, "none accepted" is not known.
+        let mut open = clean.clone();
+        if let Some(tls12) = open.hand_built.iter_mut().find(|a| a.version == TlsVersion::Tls12) {
+            tls12.exchanges.pop();
+        }
+        assert_eq!(status(no_cbc, &open, ScanMode::Full), CheckStatus::Indeterminate);
+        assert_eq!(status(no_rc4, &open, ScanMode::Full), CheckStatus::Indeterminate);
     }
 }
