@@ -23,13 +23,22 @@ struct Weakness {
     test: fn(&SuiteClass) -> bool,
 }
 
-/// Whether every suite of every accepted version was tested, or why not.
+/// Whether every suite of every accepted version was tested, or why not. A version whose
+/// support is unknown may hide weak suites, so it leaves the answer open too.
 fn completeness(endpoint: &EndpointEvidence, postures: &[VersionPosture]) -> Result<(), Text> {
-    let accepted: Vec<TlsVersion> =
-        [TlsVersion::Ssl3, TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12, TlsVersion::Tls13]
-            .into_iter()
-            .filter(|v| protocol_support(endpoint, *v) == Support::Accepted)
-            .collect();
+    let mut accepted: Vec<TlsVersion> = Vec::new();
+    for version in [TlsVersion::Ssl3, TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12, TlsVersion::Tls13] {
+        match protocol_support(endpoint, version) {
+            Support::Accepted => accepted.push(version),
+            Support::Refused(_) => {}
+            Support::Unknown(why) => {
+                return Err(Text::new(
+                    format!("{} support is unknown ({why})", version.name()),
+                    format!("{}への対応が不明（{why}）", version.name()),
+                ))
+            }
+        }
+    }
     if accepted.is_empty() {
         return Err(Text::new(
             "no protocol version was accepted, so there are no suites to judge",
@@ -385,5 +394,12 @@ mod tests {
         }
         assert_eq!(status(no_cbc, &open, ScanMode::Full), CheckStatus::Indeterminate);
         assert_eq!(status(no_rc4, &open, ScanMode::Full), CheckStatus::Indeterminate);
+        // A version that never answered may hide weak suites: no pass either.
+        let mut silent = clean.clone();
+        if let Some(tls10) = silent.hand_built.iter_mut().find(|a| a.version == TlsVersion::Tls10) {
+            tls10.outcome = Outcome::Timeout;
+        }
+        assert_eq!(status(no_rc4, &silent, ScanMode::Full), CheckStatus::Indeterminate);
+        assert_eq!(status(dhe_strength, &silent, ScanMode::Full), CheckStatus::Indeterminate);
     }
 }
