@@ -26,6 +26,9 @@ pub struct ScanEvidence {
     pub settings: ScanSettings,
     /// Trust anchors added with `--ca-file`, so that trust can be re-judged from the record.
     pub extra_roots: Vec<CertDer>,
+    /// The operating system's roots, recorded when the run used `--trust system`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system_roots: Vec<CertDer>,
     pub targets: Vec<TargetEvidence>,
 }
 
@@ -48,6 +51,13 @@ pub struct ScanSettings {
     /// Pause between two connections to the same IP address, in milliseconds.
     #[serde(default)]
     pub delay_ms: u64,
+    /// Outbound fetches were allowed (AIA caIssuers; OCSP and CRL with `revocation`).
+    /// `--no-fetch` turns them off.
+    #[serde(default)]
+    pub fetch: bool,
+    /// `--revocation`: OCSP responders (and CRLs as a fallback) were queried.
+    #[serde(default)]
+    pub revocation: bool,
 }
 
 fn one() -> u32 {
@@ -148,9 +158,122 @@ pub struct EndpointEvidence {
     /// evidence recorded before kensa counted them).
     #[serde(default)]
     pub connections: u32,
+    /// The endpoint serves patients' browsers (`--patient-facing`): a chain trusted only
+    /// through a private root is not enough there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub patient_facing: bool,
+    /// Extra handshakes that ask for the certificate another kind of client would get (full
+    /// mode): RSA-only and ECDSA-only signature algorithms, and no SNI.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_variants: Vec<CertificateVariant>,
+    /// Outbound HTTP fetches made for the certificates: missing intermediates (AIA
+    /// caIssuers), and with `--revocation` OCSP queries and CRLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetches: Vec<Fetch>,
+}
+
+/// A handshake that asks for a particular certificate.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CertificateVariant {
+    pub request: VariantRequest,
+    pub attempt: ModernAttempt,
+}
+
+/// What a certificate variant handshake asked for.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum VariantRequest {
+    /// Only RSA signature schemes offered: a server holding RSA and ECDSA certificates
+    /// chooses its RSA one.
+    RsaSignatures,
+    /// Only ECDSA signature schemes offered.
+    EcdsaSignatures,
+    /// No server_name extension: the certificate old clients and IP-based probes get.
+    NoServerName,
+}
+
+impl VariantRequest {
+    /// Every variant, in probing order.
+    pub const ALL: [VariantRequest; 3] =
+        [VariantRequest::RsaSignatures, VariantRequest::EcdsaSignatures, VariantRequest::NoServerName];
+
+    /// A short English label.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            VariantRequest::RsaSignatures => "RSA signatures only",
+            VariantRequest::EcdsaSignatures => "ECDSA signatures only",
+            VariantRequest::NoServerName => "no SNI",
+        }
+    }
+
+    /// A short Japanese label.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            VariantRequest::RsaSignatures => "RSA署名のみ提示",
+            VariantRequest::EcdsaSignatures => "ECDSA署名のみ提示",
+            VariantRequest::NoServerName => "SNIなし",
+        }
+    }
+}
+
+/// One outbound HTTP request made on behalf of a certificate.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Fetch {
+    pub purpose: FetchPurpose,
+    pub url: String,
+    /// SHA-256 fingerprint (hex) of the certificate whose extension named the URL.
+    pub certificate_sha256: String,
+    /// The request body, for OCSP queries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Bytes>,
+    pub elapsed_ms: u64,
+    pub outcome: FetchOutcome,
+}
+
+/// Why a fetch was made.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FetchPurpose {
+    /// The issuer certificate named by the Authority Information Access caIssuers URL.
+    CaIssuers,
+    /// An OCSP query to the responder named in the AIA extension.
+    Ocsp,
+    /// The CRL named by the CRL distribution points extension.
+    Crl,
+}
+
+/// How a fetch ended.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FetchOutcome {
+    /// An HTTP response arrived in full (any status code).
+    Response {
+        status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+        body: Bytes,
+    },
+    /// No usable response: bad URL, connection, timeout, TLS, or a body over the size cap.
+    Failed { reason: String },
 }
 
 impl EndpointEvidence {
+    /// An endpoint with nothing probed yet.
+    pub fn new(address: SocketAddr, server_name: Option<String>, probed_at: UnixSeconds) -> EndpointEvidence {
+        EndpointEvidence {
+            address,
+            server_name,
+            probed_at,
+            modern: Vec::new(),
+            hand_built: Vec::new(),
+            health_check: None,
+            connections: 0,
+            patient_facing: false,
+            certificate_variants: Vec::new(),
+            fetches: Vec::new(),
+        }
+    }
+
     /// A display label such as `example.jp [192.0.2.1]:443`.
     pub fn label(&self) -> String {
         match &self.server_name {
@@ -499,6 +622,13 @@ pub struct HelloDetails {
     /// Why the flight after the ServerHello could not be read to its end, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flight_error: Option<String>,
+    /// The stapled OCSP response: the body of the CertificateStatus message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ocsp_response: Option<Bytes>,
+    /// The body of the ServerHello's signed_certificate_timestamp extension (RFC 6962 §3.3):
+    /// a TLS-encoded SignedCertificateTimestampList.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sct_list: Option<Bytes>,
 }
 
 fn is_zero(v: &u8) -> bool {

@@ -128,8 +128,11 @@ impl Assessment {
     ///         mode: ScanMode::Full,
     ///         parallel_per_ip: 1,
     ///         delay_ms: 0,
+    ///         fetch: false,
+    ///         revocation: false,
     ///     },
     ///     extra_roots: vec![],
+    ///     system_roots: vec![],
     ///     targets: vec![],
     /// };
     /// let assessment = Assessment::evaluate(&Profile::embedded(), &evidence);

@@ -239,8 +239,11 @@ fn evidence_for(endpoint: EndpointEvidence, mode: ScanMode) -> ScanEvidence {
             mode,
             parallel_per_ip: 1,
             delay_ms: 0,
+            fetch: false,
+            revocation: false,
         },
         extra_roots: Vec::new(),
+        system_roots: Vec::new(),
         targets: vec![TargetEvidence {
             input: format!("localhost:{}", address.port()),
             host: "localhost".to_string(),

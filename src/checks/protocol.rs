@@ -220,9 +220,6 @@ mod tests {
 
     fn endpoint(modern: [Outcome; 2], legacy: [Outcome; 4]) -> EndpointEvidence {
         EndpointEvidence {
-            address: "127.0.0.1:443".parse().expect("address"),
-            server_name: Some("a.example".to_string()),
-            probed_at: 1_800_000_000,
             modern: TlsVersion::MODERN
                 .into_iter()
                 .zip(modern)
@@ -235,6 +232,11 @@ mod tests {
                 .collect(),
             health_check: None,
             connections: 6,
+            ..EndpointEvidence::new(
+                "127.0.0.1:443".parse().expect("address"),
+                Some("a.example".to_string()),
+                1_800_000_000,
+            )
         }
     }
 

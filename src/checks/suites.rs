@@ -330,9 +330,6 @@ mod tests {
             exchanges: vec![],
         };
         EndpointEvidence {
-            address: "127.0.0.1:443".parse().expect("address"),
-            server_name: None,
-            probed_at: 0,
             modern: vec![],
             hand_built: vec![
                 refused(TlsVersion::Ssl2),
@@ -344,6 +341,7 @@ mod tests {
             ],
             health_check: None,
             connections: 0,
+            ..EndpointEvidence::new("127.0.0.1:443".parse().expect("address"), None, 0)
         }
     }
 

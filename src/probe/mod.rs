@@ -70,6 +70,14 @@ pub struct ScanRequest {
     /// Most endpoints probed at once (at least 1).
     pub concurrency: usize,
     pub progress: Option<ProgressSink>,
+    /// Outbound fetches for certificates (AIA caIssuers; OCSP and CRL with `revocation`).
+    pub fetch: bool,
+    /// Query OCSP responders (and CRLs as a fallback).
+    pub revocation: bool,
+    /// The operating system's roots (`--trust system`), recorded with the evidence.
+    pub system_roots: Vec<CertDer>,
+    /// Hosts that serve patients' browsers (`--patient-facing`).
+    pub patient_facing: Vec<String>,
 }
 
 impl ScanRequest {
@@ -85,6 +93,10 @@ impl ScanRequest {
             politeness: Politeness::default(),
             concurrency: DEFAULT_CONCURRENCY,
             progress: None,
+            fetch: true,
+            revocation: false,
+            system_roots: Vec::new(),
+            patient_facing: Vec::new(),
         }
     }
 }
@@ -159,8 +171,11 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
             mode: request.mode,
             parallel_per_ip: request.politeness.parallel_per_ip.max(1),
             delay_ms: u64::try_from(request.politeness.delay.as_millis()).unwrap_or(u64::MAX),
+            fetch: request.fetch,
+            revocation: request.revocation,
         },
         extra_roots: request.extra_roots.clone(),
+        system_roots: request.system_roots.clone(),
         targets,
     }
 }
@@ -193,6 +208,9 @@ pub async fn probe_endpoint(
         hand_built,
         health_check,
         connections: gate.connections(),
+        patient_facing: false,
+        certificate_variants: Vec::new(),
+        fetches: Vec::new(),
     }
 }
 
