@@ -29,7 +29,107 @@ pub struct CertificateFacts {
     pub self_issued: bool,
     pub is_ca: bool,
     pub sha256_fingerprint: String,
+    /// Common names in the subject; browsers ignore them for matching.
+    pub common_names: Vec<String>,
+    /// The certificate carries a subjectAltName extension.
+    pub has_san: bool,
+    /// basicConstraints, if present.
+    pub basic_constraints: Option<BasicConstraintsFacts>,
+    /// keyUsage bits that are set (`digital_signature`, `key_cert_sign`…), if the extension
+    /// is present.
+    pub key_usage: Option<Vec<&'static str>>,
+    /// extendedKeyUsage, if present.
+    pub extended_key_usage: Option<ExtendedKeyUsageFacts>,
+    /// Certificate policy OIDs.
+    pub policies: Vec<String>,
+    /// The validation level the CA/Browser Forum policy OIDs declare.
+    pub validation: ValidationLevel,
+    /// Authority Information Access: where the issuer certificate can be fetched.
+    pub ca_issuers: Vec<String>,
+    /// Authority Information Access: OCSP responders.
+    pub ocsp_responders: Vec<String>,
+    /// CRL distribution point URLs.
+    pub crl_urls: Vec<String>,
+    /// The TLS feature extension asks for status_request (OCSP must-staple, RFC 7633).
+    pub must_staple: bool,
+    pub subject_key_id: Option<String>,
+    pub authority_key_id: Option<String>,
+    /// Extensions that could not be parsed.
+    pub extension_errors: Vec<String>,
+    /// The raw subject and issuer names, for path building.
+    #[serde(skip)]
+    pub subject_raw: Vec<u8>,
+    #[serde(skip)]
+    pub issuer_raw: Vec<u8>,
 }
+
+/// basicConstraints.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct BasicConstraintsFacts {
+    pub ca: bool,
+    pub path_len: Option<u32>,
+}
+
+/// extendedKeyUsage purposes.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ExtendedKeyUsageFacts {
+    pub server_auth: bool,
+    pub client_auth: bool,
+    pub ocsp_signing: bool,
+    /// anyExtendedKeyUsage.
+    pub any: bool,
+    /// Other purposes, as OIDs or short names.
+    pub others: Vec<String>,
+}
+
+/// Validation level declared through the CA/Browser Forum's reserved policy OIDs.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ValidationLevel {
+    /// Domain validated (2.23.140.1.2.1).
+    Dv,
+    /// Organisation validated (2.23.140.1.2.2).
+    Ov,
+    /// Individual validated (2.23.140.1.2.3).
+    Iv,
+    /// Extended validation (2.23.140.1.1).
+    Ev,
+    /// No CA/Browser Forum policy OID.
+    Unknown,
+}
+
+impl ValidationLevel {
+    /// `DV`, `OV`, `IV`, `EV` or `unknown`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ValidationLevel::Dv => "DV",
+            ValidationLevel::Ov => "OV",
+            ValidationLevel::Iv => "IV",
+            ValidationLevel::Ev => "EV",
+            ValidationLevel::Unknown => "unknown",
+        }
+    }
+
+    fn from_policies(policies: &[String]) -> ValidationLevel {
+        let has = |oid: &str| policies.iter().any(|p| p == oid);
+        if has("2.23.140.1.1") {
+            ValidationLevel::Ev
+        } else if has("2.23.140.1.2.2") {
+            ValidationLevel::Ov
+        } else if has("2.23.140.1.2.3") {
+            ValidationLevel::Iv
+        } else if has("2.23.140.1.2.1") {
+            ValidationLevel::Dv
+        } else {
+            ValidationLevel::Unknown
+        }
+    }
+}
+
+/// OID of the TLS feature extension (RFC 7633).
+const OID_TLS_FEATURE: &str = "1.3.6.1.5.5.7.1.24";
+/// TLS feature value for status_request: OCSP must-staple.
+const TLS_FEATURE_STATUS_REQUEST: u64 = 5;
 
 /// The public key's type and size.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -88,7 +188,13 @@ pub fn read_certificate(der: &[u8]) -> Result<CertificateFacts, String> {
     }
     let mut dns_names = Vec::new();
     let mut ip_addresses = Vec::new();
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
+    let mut extension_errors = Vec::new();
+    let san = cert.subject_alternative_name().unwrap_or_else(|e| {
+        extension_errors.push(format!("subjectAltName: {e}"));
+        None
+    });
+    let has_san = san.is_some();
+    if let Some(san) = san {
         for name in &san.value.general_names {
             match name {
                 GeneralName::DNSName(dns) => dns_names.push(dns.to_string()),
@@ -107,7 +213,44 @@ pub fn read_certificate(der: &[u8]) -> Result<CertificateFacts, String> {
     let signature_algorithm = x509_parser::objects::oid2sn(&cert.signature_algorithm.algorithm, oid_registry())
         .map(str::to_string)
         .unwrap_or_else(|_| signature_oid.clone());
-    let is_ca = cert.basic_constraints().ok().flatten().map(|bc| bc.value.ca).unwrap_or(false);
+    let basic_constraints = match cert.basic_constraints() {
+        Ok(bc) => bc.map(|bc| BasicConstraintsFacts { ca: bc.value.ca, path_len: bc.value.path_len_constraint }),
+        Err(e) => {
+            extension_errors.push(format!("basicConstraints: {e}"));
+            None
+        }
+    };
+    let is_ca = basic_constraints.is_some_and(|bc| bc.ca);
+    let key_usage = match cert.key_usage() {
+        Ok(ku) => ku.map(|ku| key_usage_names(ku.value)),
+        Err(e) => {
+            extension_errors.push(format!("keyUsage: {e}"));
+            None
+        }
+    };
+    let extended_key_usage = match cert.extended_key_usage() {
+        Ok(eku) => eku.map(|eku| ExtendedKeyUsageFacts {
+            server_auth: eku.value.server_auth,
+            client_auth: eku.value.client_auth,
+            ocsp_signing: eku.value.ocsp_signing,
+            any: eku.value.any,
+            others: eku.value.other.iter().map(|oid| oid.to_id_string()).collect(),
+        }),
+        Err(e) => {
+            extension_errors.push(format!("extendedKeyUsage: {e}"));
+            None
+        }
+    };
+    let mut links = ExtensionLinks::default();
+    for extension in cert.extensions() {
+        links.read(extension);
+    }
+    extension_errors.extend(links.errors);
+    let common_names = cert
+        .subject()
+        .iter_common_name()
+        .map(|cn| cn.as_str().map(str::to_string).unwrap_or_else(|_| String::from_utf8_lossy(cn.as_slice()).into()))
+        .collect();
     Ok(CertificateFacts {
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),
@@ -121,8 +264,112 @@ pub fn read_certificate(der: &[u8]) -> Result<CertificateFacts, String> {
         signature_algorithm,
         self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
         is_ca,
-        sha256_fingerprint: hex::encode(ring::digest::digest(&ring::digest::SHA256, der)),
+        sha256_fingerprint: sha256_hex(der),
+        common_names,
+        has_san,
+        basic_constraints,
+        key_usage,
+        extended_key_usage,
+        validation: ValidationLevel::from_policies(&links.policies),
+        policies: links.policies,
+        ca_issuers: links.ca_issuers,
+        ocsp_responders: links.ocsp_responders,
+        crl_urls: links.crl_urls,
+        must_staple: links.must_staple,
+        subject_key_id: links.subject_key_id,
+        authority_key_id: links.authority_key_id,
+        extension_errors,
+        subject_raw: cert.subject().as_raw().to_vec(),
+        issuer_raw: cert.issuer().as_raw().to_vec(),
     })
+}
+
+/// The SHA-256 fingerprint of DER bytes, in lowercase hex: how evidence names a certificate.
+pub fn sha256_hex(der: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, der))
+}
+
+fn key_usage_names(ku: &KeyUsage) -> Vec<&'static str> {
+    [
+        (ku.digital_signature(), "digital_signature"),
+        (ku.non_repudiation(), "non_repudiation"),
+        (ku.key_encipherment(), "key_encipherment"),
+        (ku.data_encipherment(), "data_encipherment"),
+        (ku.key_agreement(), "key_agreement"),
+        (ku.key_cert_sign(), "key_cert_sign"),
+        (ku.crl_sign(), "crl_sign"),
+        (ku.encipher_only(), "encipher_only"),
+        (ku.decipher_only(), "decipher_only"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect()
+}
+
+/// The extensions that point elsewhere or name identifiers: AIA, CRL distribution points,
+/// key identifiers, policies and the TLS feature.
+#[derive(Default)]
+struct ExtensionLinks {
+    policies: Vec<String>,
+    ca_issuers: Vec<String>,
+    ocsp_responders: Vec<String>,
+    crl_urls: Vec<String>,
+    must_staple: bool,
+    subject_key_id: Option<String>,
+    authority_key_id: Option<String>,
+    errors: Vec<String>,
+}
+
+impl ExtensionLinks {
+    fn read(&mut self, extension: &X509Extension<'_>) {
+        let uri = |name: &GeneralName<'_>| match name {
+            GeneralName::URI(uri) => Some(uri.to_string()),
+            _ => None,
+        };
+        match extension.parsed_extension() {
+            ParsedExtension::CertificatePolicies(policies) => {
+                self.policies.extend(policies.iter().map(|p| p.policy_id.to_id_string()));
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                for access in &aia.accessdescs {
+                    match access.access_method.to_id_string().as_str() {
+                        "1.3.6.1.5.5.7.48.2" => self.ca_issuers.extend(uri(&access.access_location)),
+                        "1.3.6.1.5.5.7.48.1" => self.ocsp_responders.extend(uri(&access.access_location)),
+                        _ => {}
+                    }
+                }
+            }
+            ParsedExtension::CRLDistributionPoints(points) => {
+                for point in points.iter() {
+                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point {
+                        self.crl_urls.extend(names.iter().filter_map(uri));
+                    }
+                }
+            }
+            ParsedExtension::SubjectKeyIdentifier(id) => self.subject_key_id = Some(hex::encode(id.0)),
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                self.authority_key_id = aki.key_identifier.as_ref().map(|id| hex::encode(id.0));
+            }
+            ParsedExtension::ParseError { error } => {
+                self.errors.push(format!("{}: {error}", extension.oid.to_id_string()));
+            }
+            _ if extension.oid.to_id_string() == OID_TLS_FEATURE => match tls_features(extension.value) {
+                Ok(features) => self.must_staple = features.contains(&TLS_FEATURE_STATUS_REQUEST),
+                Err(e) => self.errors.push(format!("TLS feature: {e}")),
+            },
+            _ => {}
+        }
+    }
+}
+
+/// The TLS feature extension's value: a SEQUENCE OF INTEGER.
+fn tls_features(value: &[u8]) -> Result<Vec<u64>, String> {
+    let (rest, sequence) = der_parser::der::parse_der_sequence(value).map_err(|e| e.to_string())?;
+    if !rest.is_empty() {
+        return Err("trailing data".to_string());
+    }
+    let items = sequence.as_sequence().map_err(|e| e.to_string())?;
+    items.iter().map(|item| item.as_u64().map_err(|e| e.to_string())).collect()
 }
 
 fn key_facts(spki: &SubjectPublicKeyInfo<'_>) -> PublicKeyFacts {

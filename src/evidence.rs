@@ -298,41 +298,99 @@ impl EndpointEvidence {
     pub fn served_chains<'a>(&'a self) -> Vec<ServedChain<'a>> {
         let mut chains: Vec<ServedChain<'a>> = Vec::new();
         let mut add = |chain: ServedChain<'a>| {
-            if !chain.certificates.is_empty() && !chains.iter().any(|c| c.certificates == chain.certificates) {
-                chains.push(chain);
+            if chain.certificates.is_empty() {
+                return;
+            }
+            match chains.iter_mut().find(|c| c.certificates == chain.certificates) {
+                // The same chain seen again may bring what the first capture lacked.
+                Some(seen) => seen.absorb(&chain),
+                None => chains.push(chain),
+            }
+        };
+        let session_chain = |version: TlsVersion, variant: Option<VariantRequest>, session: &'a NegotiatedSession| {
+            ServedChain {
+                version,
+                variant,
+                certificates: &session.chain,
+                possession: match &session.handshake_signature_error {
+                    None => KeyPossession::Proven,
+                    Some(error) => KeyPossession::Failed(error),
+                },
+                // rustls always sends status_request, never signed_certificate_timestamp.
+                status_requested: true,
+                ocsp_response: session.ocsp_response.as_ref().map(|b| b.0.as_slice()),
+                scts_requested: false,
+                sct_list: None,
             }
         };
         for version in TlsVersion::MODERN {
             if let Some(session) = self.modern_attempt(version).and_then(|a| a.session.as_ref()) {
-                add(ServedChain {
-                    version,
-                    certificates: &session.chain,
-                    possession: match &session.handshake_signature_error {
-                        None => KeyPossession::Proven,
-                        Some(error) => KeyPossession::Failed(error),
-                    },
-                });
+                add(session_chain(version, None, session));
             }
         }
         for attempt in self.hand_built.iter().rev() {
             for exchange in &attempt.exchanges {
-                if let HelloReply::ServerHello { chain, version, .. } = &exchange.reply {
-                    // Label with what the server spoke, which may be older than asked.
-                    let version = TlsVersion::from_wire(*version).unwrap_or(attempt.version);
-                    add(ServedChain { version, certificates: chain, possession: KeyPossession::NotTested });
+                if let HelloReply::ServerHello { chain, version, details, .. } = &exchange.reply {
+                    add(ServedChain {
+                        // Label with what the server spoke, which may be older than asked.
+                        version: TlsVersion::from_wire(*version).unwrap_or(attempt.version),
+                        variant: None,
+                        certificates: chain,
+                        possession: KeyPossession::NotTested,
+                        status_requested: exchange.offered_extensions.contains(&EXTENSION_STATUS_REQUEST),
+                        ocsp_response: details.ocsp_response.as_ref().map(|b| b.0.as_slice()),
+                        scts_requested: exchange.offered_extensions.contains(&EXTENSION_SCT),
+                        sct_list: details.sct_list.as_ref().map(|b| b.0.as_slice()),
+                    });
                 }
+            }
+        }
+        for variant in &self.certificate_variants {
+            if let Some(session) = &variant.attempt.session {
+                add(session_chain(variant.attempt.version, Some(variant.request), session));
             }
         }
         chains
     }
 }
 
+/// TLS extension type status_request (RFC 6066).
+const EXTENSION_STATUS_REQUEST: u16 = 5;
+/// TLS extension type signed_certificate_timestamp (RFC 6962).
+const EXTENSION_SCT: u16 = 18;
+
 /// A chain as served, leaf first, and the protocol version it was captured with.
 #[derive(Clone, Copy, Debug)]
 pub struct ServedChain<'a> {
     pub version: TlsVersion,
+    /// Set when only a certificate variant handshake saw this chain.
+    pub variant: Option<VariantRequest>,
     pub certificates: &'a [CertDer],
     pub possession: KeyPossession<'a>,
+    /// The hello asked for a stapled OCSP response (status_request).
+    pub status_requested: bool,
+    /// The stapled OCSP response, if one came.
+    pub ocsp_response: Option<&'a [u8]>,
+    /// The hello asked for SCTs in the TLS extension.
+    pub scts_requested: bool,
+    /// The SCT list from the TLS extension, if one came.
+    pub sct_list: Option<&'a [u8]>,
+}
+
+impl<'a> ServedChain<'a> {
+    /// Folds in what another capture of the same chain saw.
+    fn absorb(&mut self, other: &ServedChain<'a>) {
+        if self.possession == KeyPossession::NotTested {
+            self.possession = other.possession;
+        }
+        self.status_requested |= other.status_requested;
+        self.scts_requested |= other.scts_requested;
+        self.ocsp_response = self.ocsp_response.or(other.ocsp_response);
+        self.sct_list = self.sct_list.or(other.sct_list);
+        if other.variant.is_none() {
+            self.variant = None;
+        }
+    }
 }
 
 /// Whether the server proved it holds the leaf's private key.

@@ -9,12 +9,14 @@
 
 pub mod bench;
 pub mod certificate;
+pub mod chain;
 pub mod checks;
 pub mod cli;
 pub mod demo;
 pub mod evidence;
 pub mod i18n;
 pub mod input;
+pub mod issuer_bundle;
 pub mod posture;
 pub mod probe;
 pub mod profile;

@@ -4,10 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{self, CheckContext, CheckStatus};
+use crate::checks::{self, CheckContext, CheckStatus, ExpiryThresholds};
 use crate::evidence::ScanEvidence;
 use crate::i18n::{Lang, Text};
 use crate::profile::{EvidenceKind, Item, Profile};
+use crate::trust::TrustStores;
 
 /// The status of one guideline item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -99,6 +100,34 @@ pub struct ItemVerdict {
 pub struct Assessment {
     pub findings: Vec<Finding>,
     pub items: Vec<ItemVerdict>,
+    /// The judging options the checks ran with.
+    pub options: JudgingOptions,
+}
+
+/// Options that change how evidence is judged (not what is probed), so stored evidence
+/// can be judged again with other thresholds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct JudgingOptions {
+    pub expiry: ExpiryThresholds,
+}
+
+impl JudgingOptions {
+    /// The check context for `evidence` with these options and `stores` built from it
+    /// (see [`JudgingOptions::stores`]).
+    pub fn context<'a>(&self, evidence: &ScanEvidence, stores: &'a TrustStores) -> CheckContext<'a> {
+        CheckContext {
+            stores,
+            mode: evidence.settings.mode,
+            fetch: evidence.settings.fetch,
+            revocation: evidence.settings.revocation,
+            expiry: self.expiry,
+        }
+    }
+
+    /// The trust stores recorded in `evidence`.
+    pub fn stores(evidence: &ScanEvidence) -> TrustStores {
+        TrustStores::new(&evidence.system_roots, &evidence.extra_roots)
+    }
 }
 
 /// The check ID used for targets that produced no endpoint to probe.
@@ -141,7 +170,13 @@ impl Assessment {
     /// assert_eq!(assessment.exit_code(), 3);
     /// ```
     pub fn evaluate(profile: &Profile, evidence: &ScanEvidence) -> Assessment {
-        let context = CheckContext { extra_roots: &evidence.extra_roots, mode: evidence.settings.mode };
+        Assessment::evaluate_with(profile, evidence, JudgingOptions::default())
+    }
+
+    /// [`Assessment::evaluate`] with explicit judging options.
+    pub fn evaluate_with(profile: &Profile, evidence: &ScanEvidence, options: JudgingOptions) -> Assessment {
+        let stores = JudgingOptions::stores(evidence);
+        let context = options.context(evidence, &stores);
         let mut findings = Vec::new();
         for item in profile.items.iter().filter(|i| !i.checks.is_empty()) {
             for target in &evidence.targets {
@@ -186,7 +221,7 @@ impl Assessment {
                 roll_up(item, &own)
             })
             .collect();
-        Assessment { findings, items }
+        Assessment { findings, items, options }
     }
 
     /// The verdict for an item.

@@ -25,7 +25,7 @@ const ITEM: &str = "2-1.xii";
 /// The host name every scan pins to 127.0.0.1.
 const HOST: &str = "web.clinic.example";
 /// The checks the default profile runs for [`ITEM`].
-const ITEM_CHECKS: [&str; 20] = [
+const ITEM_CHECKS: [&str; 25] = [
     "tls.no-sslv2",
     "tls.no-sslv3",
     "tls.no-tls10",
@@ -42,10 +42,15 @@ const ITEM_CHECKS: [&str; 20] = [
     "suites.no-static-rsa",
     "suites.no-cbc",
     "cert.trusted",
+    "cert.chain-complete",
+    "cert.chain-order",
     "cert.hostname",
     "cert.validity",
+    "cert.lifetime",
     "cert.key-strength",
     "cert.signature-hash",
+    "cert.usage",
+    "cert.validation-type",
 ];
 /// An upper bound for any single run of the binary, so a hang fails instead of blocking.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -164,7 +169,7 @@ fn digest(report: &Value) -> String {
         for p in endpoint["protocols"].as_array().into_iter().flatten() {
             out.push_str(&format!("  {} {} {}\n", p["version"], p["support"]["status"], p["support"]["detail"]));
         }
-        out.push_str(&format!("  certificate: {}\n", endpoint["certificate"]));
+        out.push_str(&format!("  certificate: {}\n", endpoint["chains"][0]));
     }
     for f in report["findings"].as_array().into_iter().flatten() {
         out.push_str(&format!("  finding {} {} {}: {}\n", f["item_id"], f["check_id"], f["status"], f["message"]));
@@ -230,7 +235,7 @@ fn assert_findings(report: &Value, expected: &[(&str, &str)]) {
 
 /// The trust verdict of the captured certificate.
 fn trust(report: &Value) -> &Value {
-    &the_endpoint(report)["certificate"]["trust"]
+    &the_endpoint(report)["chains"][0]["trust"]
 }
 
 /// What every report must hold, whatever the scan found.
@@ -315,7 +320,7 @@ async fn compliant_tls12_and_tls13_with_ca_issued_certificate() {
     assert_eq!(endpoint["handshake"]["fallback_scsv"]["status"], "no");
     let detail = endpoint["handshake"]["fallback_scsv"]["detail"].as_str().unwrap_or("");
     assert!(detail.contains("sentinel"), "{detail}");
-    let certificate = &endpoint["certificate"];
+    let certificate = &endpoint["chains"][0];
     let leaf = &certificate["leaf"];
     assert_eq!(leaf["subject"], format!("CN={HOST}"));
     assert_eq!(leaf["dns_names"], serde_json::json!([HOST]));
@@ -323,14 +328,16 @@ async fn compliant_tls12_and_tls13_with_ca_issued_certificate() {
     assert_eq!(leaf["key"]["type"], "ec");
     assert_eq!(leaf["key"]["bits"], 256);
     assert_eq!(leaf["signature_algorithm"], "ecdsa-with-SHA256");
-    assert_eq!(certificate["chain_length"], 2);
-    let days = certificate["days_remaining"].as_i64().expect("days_remaining");
+    assert_eq!(certificate["served_count"], 2);
+    let days = certificate["path"][0]["days_remaining"].as_i64().expect("days_remaining");
     assert!((87..=89).contains(&days), "days_remaining {days}");
     assert_eq!(trust(&report)["verdict"], "trusted");
     assert_eq!(trust(&report)["store"], "ca-file");
 
     for check in ITEM_CHECKS {
-        assert_eq!(finding_status(&report, check), "pass", "{check}\n{}", digest(&report));
+        // The validation level is information, never a pass or a failure.
+        let expected = if check == "cert.validation-type" { "info" } else { "pass" };
+        assert_eq!(finding_status(&report, check), expected, "{check}\n{}", digest(&report));
     }
     assert_eq!(finding(&report, "cert.trusted")["evidence"]["verdict"]["store"], "ca-file");
     assert_eq!(finding(&report, "cert.hostname")["evidence"]["expected"], HOST);
@@ -399,7 +406,7 @@ async fn tls13_only_is_compliant() {
         ],
     );
     assert_findings(&report, &[("tls.tls12-or-13", "pass"), ("tls.tls13", "pass"), ("cert.trusted", "pass")]);
-    assert_eq!(the_endpoint(&report)["certificate"]["captured_with"], "TLSv1.3");
+    assert_eq!(the_endpoint(&report)["chains"][0]["version"], "TLSv1.3");
     assert_eq!(item_status(&report, ITEM), "compliant", "{}", digest(&report));
     assert_eq!(run.code, 0);
 }
@@ -414,8 +421,8 @@ async fn expired_certificate_is_non_compliant() {
     assert_protocols(&report, &[("TLSv1.2", "accepted"), ("TLSv1.3", "accepted"), ("TLSv1.0", "refused")]);
     assert_findings(&report, &[("cert.validity", "fail"), ("cert.hostname", "pass"), ("tls.tls12-or-13", "pass")]);
     let validity = &finding(&report, "cert.validity")["evidence"];
-    assert!(validity["days_remaining"].as_i64().is_some_and(|d| d < 0), "{validity}");
-    assert!(the_endpoint(&report)["certificate"]["days_remaining"].as_i64().is_some_and(|d| d < 0));
+    assert!(validity["path"][0]["days_remaining"].as_i64().is_some_and(|d| d < 0), "{validity}");
+    assert!(the_endpoint(&report)["chains"][0]["path"][0]["days_remaining"].as_i64().is_some_and(|d| d < 0));
     // Path validation rejects the chain too, for the expiry.
     assert_eq!(finding_status(&report, "cert.trusted"), "fail");
     assert_eq!(trust(&report)["reason"], "expired", "{}", digest(&report));
@@ -433,7 +440,7 @@ async fn self_signed_certificate_is_not_trusted() {
     let (run, report) = scan_json(server.addr, Some(&pki.ca_file), &[]).await;
 
     assert_protocols(&report, &[("TLSv1.2", "accepted"), ("TLSv1.3", "accepted")]);
-    assert_eq!(the_endpoint(&report)["certificate"]["chain_length"], 1);
+    assert_eq!(the_endpoint(&report)["chains"][0]["served_count"], 1);
     assert_findings(&report, &[("cert.trusted", "fail"), ("cert.hostname", "pass"), ("cert.validity", "pass")]);
     assert_eq!(finding(&report, "cert.trusted")["evidence"]["verdict"]["reason"], "unknown_issuer");
     assert_eq!(trust(&report)["verdict"], "not_trusted");
@@ -508,7 +515,7 @@ fn start_openssl(test: &str, ciphers: &str, version_args: &[&str]) -> OpensslPee
 }
 
 fn assert_openssl_certificate(report: &Value) {
-    let certificate = &the_endpoint(report)["certificate"];
+    let certificate = &the_endpoint(report)["chains"][0];
     assert_eq!(certificate["leaf"]["subject"], format!("CN={HOST}"), "{}", digest(report));
     assert_eq!(certificate["trust"]["verdict"], "trusted", "{}", digest(report));
     assert_eq!(certificate["trust"]["store"], "ca-file");
@@ -557,8 +564,8 @@ async fn openssl_tls10_only_certificate_is_labelled_tls10() {
 
     let (_, report) = scan_json(server.addr, Some(&server.pki.ca_file), &[]).await;
 
-    assert_eq!(the_endpoint(&report)["certificate"]["captured_with"], "TLSv1.0", "{}", digest(&report));
-    assert_eq!(finding(&report, "cert.trusted")["evidence"]["captured_with"], "TLSv1.0");
+    assert_eq!(the_endpoint(&report)["chains"][0]["version"], "TLSv1.0", "{}", digest(&report));
+    assert_eq!(finding(&report, "cert.trusted")["evidence"]["captured_with"], "TLS 1.0");
 }
 
 /// rustls offers only ECDHE with AEAD suites; a TLS 1.2 server with CBC suites only must
@@ -585,7 +592,7 @@ async fn openssl_tls12_with_cbc_suites_only_needs_review() {
     );
     // TLS 1.2 is spoken, so the protocol checks pass; the CBC-only suite needs review.
     assert_findings(&report, &[("tls.tls12-or-13", "pass"), ("tls.no-tls10", "pass"), ("suites.no-cbc", "warn")]);
-    assert_eq!(the_endpoint(&report)["certificate"]["captured_with"], "TLSv1.2");
+    assert_eq!(the_endpoint(&report)["chains"][0]["version"], "TLSv1.2");
     assert_openssl_certificate(&report);
     assert_eq!(item_status(&report, ITEM), "needs_review", "{}", digest(&report));
     assert_eq!(run.code, 0);
@@ -677,7 +684,7 @@ async fn openssl_tls11_only_is_non_compliant() {
         ],
     );
     assert_findings(&report, &[("tls.no-tls11", "fail"), ("tls.tls12-or-13", "fail"), ("tls.no-tls10", "pass")]);
-    assert_eq!(the_endpoint(&report)["certificate"]["captured_with"], "TLSv1.1");
+    assert_eq!(the_endpoint(&report)["chains"][0]["version"], "TLSv1.1");
     assert_openssl_certificate(&report);
     assert_eq!(item_status(&report, ITEM), "non_compliant");
     assert_eq!(run.code, 1);

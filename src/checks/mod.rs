@@ -6,6 +6,7 @@
 //! means adding a [`CheckDef`] to [`REGISTRY`] and naming it in a profile.
 
 mod certificate;
+pub mod chain_review;
 mod protocol;
 mod suites;
 
@@ -15,8 +16,9 @@ pub use protocol::{support as protocol_support, Support};
 
 use serde::{Deserialize, Serialize};
 
-use crate::evidence::{CertDer, EndpointEvidence, ScanMode};
+use crate::evidence::{EndpointEvidence, ScanMode};
 use crate::i18n::Text;
+use crate::trust::{TrustStores, MOZILLA_ONLY};
 
 /// The result of one check on one endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -65,12 +67,55 @@ impl CheckResult {
 }
 
 /// Run-wide inputs a check may need besides the endpoint's own evidence.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy)]
 pub struct CheckContext<'a> {
-    /// Roots added with `--ca-file`, as recorded in the evidence.
-    pub extra_roots: &'a [CertDer],
+    /// Mozilla's roots, plus the OS store and `--ca-file` roots recorded in the evidence.
+    pub stores: &'a TrustStores,
     /// The mode the evidence was gathered in.
     pub mode: ScanMode,
+    /// Outbound fetches (AIA) were allowed during the scan.
+    pub fetch: bool,
+    /// Revocation was queried during the scan (`--revocation`).
+    pub revocation: bool,
+    /// When a certificate's approaching expiry becomes a warning, then a failure.
+    pub expiry: ExpiryThresholds,
+}
+
+impl Default for CheckContext<'_> {
+    fn default() -> Self {
+        CheckContext {
+            stores: &MOZILLA_ONLY,
+            mode: ScanMode::default(),
+            fetch: false,
+            revocation: false,
+            expiry: ExpiryThresholds::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for CheckContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckContext")
+            .field("mode", &self.mode)
+            .field("fetch", &self.fetch)
+            .field("revocation", &self.revocation)
+            .field("expiry", &self.expiry)
+            .finish()
+    }
+}
+
+/// Days before a certificate's expiry from which kensa warns, and from which it fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryThresholds {
+    pub warn_days: i64,
+    pub fail_days: i64,
+}
+
+impl Default for ExpiryThresholds {
+    /// Warn 30 days ahead (two renewal attempts of a 90-day certificate), fail at 7.
+    fn default() -> Self {
+        ExpiryThresholds { warn_days: 30, fail_days: 7 }
+    }
 }
 
 /// A registered check.
@@ -198,6 +243,18 @@ pub static REGISTRY: &[CheckDef] = &[
         run: certificate::trusted,
     },
     CheckDef {
+        id: "cert.chain-complete",
+        title_en: "Chain complete as served",
+        title_ja: "提示された証明書チェーンが完全",
+        run: certificate::chain_complete,
+    },
+    CheckDef {
+        id: "cert.chain-order",
+        title_en: "Chain in order, without duplicates or extras",
+        title_ja: "証明書チェーンの順序が正しく、重複や余分がない",
+        run: certificate::chain_order,
+    },
+    CheckDef {
         id: "cert.hostname",
         title_en: "Certificate matches the host name",
         title_ja: "証明書がホスト名と一致",
@@ -205,21 +262,39 @@ pub static REGISTRY: &[CheckDef] = &[
     },
     CheckDef {
         id: "cert.validity",
-        title_en: "Certificate currently valid",
-        title_ja: "証明書が有効期間内",
+        title_en: "Every certificate in the path valid, and not about to expire",
+        title_ja: "パス内の証明書が有効期間内で、期限が迫っていない",
         run: certificate::validity,
     },
     CheckDef {
+        id: "cert.lifetime",
+        title_en: "Certificate lifetime at most 398 days",
+        title_ja: "証明書の有効期間が398日以内",
+        run: certificate::lifetime,
+    },
+    CheckDef {
         id: "cert.key-strength",
-        title_en: "Certificate key strong enough (RSA ≥ 2048, EC ≥ 256)",
-        title_ja: "証明書の鍵長が十分（RSA 2048以上、EC 256以上）",
+        title_en: "Keys strong enough in the whole path (RSA ≥ 2048, EC ≥ 256)",
+        title_ja: "パス内の鍵長が十分（RSA 2048以上、EC 256以上）",
         run: certificate::key_strength,
     },
     CheckDef {
         id: "cert.signature-hash",
-        title_en: "No SHA-1 or MD5 signature in the chain",
-        title_ja: "チェーンにSHA-1・MD5署名がない",
+        title_en: "No SHA-1 or MD5 signature in the path",
+        title_ja: "証明書パスにSHA-1・MD5署名がない",
         run: certificate::signature_hash,
+    },
+    CheckDef {
+        id: "cert.usage",
+        title_en: "Certificate usage fits (basicConstraints, keyUsage, serverAuth)",
+        title_ja: "証明書の用途が適切（basicConstraints・keyUsage・serverAuth）",
+        run: certificate::usage,
+    },
+    CheckDef {
+        id: "cert.validation-type",
+        title_en: "Validation level (DV / OV / EV)",
+        title_ja: "認証レベル（DV・OV・EV）",
+        run: certificate::validation_type,
     },
 ];
 

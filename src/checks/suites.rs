@@ -350,7 +350,7 @@ mod tests {
         e: &EndpointEvidence,
         mode: ScanMode,
     ) -> CheckStatus {
-        check(e, &CheckContext { extra_roots: &[], mode }).status
+        check(e, &CheckContext { mode, ..CheckContext::default() }).status
     }
 
     const DHE_RSA_AES128_GCM: u16 = 0x009e;

@@ -8,15 +8,17 @@ pub mod text;
 
 use serde::Serialize;
 
-use crate::certificate::{days_remaining, format_time, read_certificate, CertificateFacts};
-use crate::checks::{protocol_support, Support};
-use crate::evidence::{EndpointEvidence, ScanEvidence, TlsVersion};
+use crate::certificate::{format_time, CertificateFacts};
+use crate::chain::{Origin, PathEnd, ServedCertificate};
+use crate::checks::chain_review::{CertFinding, ChainView, Role};
+use crate::checks::{protocol_support, CheckContext, CheckStatus, Support};
+use crate::evidence::{EndpointEvidence, ScanEvidence, TlsVersion, VariantRequest};
 use crate::i18n::Lang;
 use crate::posture::{handshake_facts, HandshakeFacts, Preference, VersionPosture};
 use crate::profile::Profile;
 use crate::suite_class::{classify, SuiteClass};
-use crate::trust::{judge_chain, TrustVerdict};
-use crate::verdict::Assessment;
+use crate::trust::{StoreJudgement, TrustVerdict};
+use crate::verdict::{Assessment, JudgingOptions};
 use crate::wire::groups::group_name;
 
 /// Output formats.
@@ -45,10 +47,12 @@ impl Report<'_> {
 
     /// Facts of every endpoint, in target order.
     pub fn endpoint_facts(&self) -> Vec<EndpointFacts> {
+        let stores = JudgingOptions::stores(self.evidence);
+        let context = self.assessment.options.context(self.evidence, &stores);
         self.evidence
             .targets
             .iter()
-            .flat_map(|t| t.endpoints.iter().map(move |e| EndpointFacts::derive(&t.input, e, self.evidence)))
+            .flat_map(|t| t.endpoints.iter().map(|e| EndpointFacts::derive(&t.input, e, &context)))
             .collect()
     }
 }
@@ -64,10 +68,9 @@ pub struct EndpointFacts {
     /// Per version: accepted, refused or unknown, with how it was decided.
     pub protocols: Vec<ProtocolFact>,
     pub negotiated: Vec<NegotiatedFact>,
-    /// The chain served over the newest protocol; null if none was captured.
-    pub certificate: Option<CertificateSummary>,
-    /// Other, different chains served over other protocols (usually empty).
-    pub additional_certificates: Vec<CertificateSummary>,
+    /// Every distinct chain served, the one of the newest protocol first; empty if none was
+    /// captured.
+    pub chains: Vec<ChainFacts>,
     /// Per accepted version (newest first): the suites, whose order, the groups.
     pub suites: Vec<VersionFacts>,
     /// Handshake behaviour beyond versions and suites.
@@ -174,21 +177,91 @@ pub struct NegotiatedFact {
     pub alpn: Option<String>,
 }
 
-/// The served chain in a few lines.
+/// One served chain as a short tree: the path from the leaf up, each certificate with its
+/// own verdict, and what was served besides.
 #[derive(Clone, Debug, Serialize)]
-pub struct CertificateSummary {
-    pub captured_with: TlsVersion,
-    pub leaf: Option<CertificateFacts>,
-    pub leaf_error: Option<String>,
-    pub chain_length: usize,
-    pub chain_subjects: Vec<String>,
-    pub not_after: Option<String>,
-    pub days_remaining: Option<i64>,
+pub struct ChainFacts {
+    /// `TLS 1.3`, or `TLS 1.2, RSA signatures only`.
+    pub captured_with: String,
+    pub version: TlsVersion,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<VariantRequest>,
+    pub served_count: usize,
     pub trust: TrustVerdict,
+    /// Every store's judgement.
+    pub stores: Vec<StoreJudgement>,
+    pub in_order: bool,
+    pub completed_through_aia: bool,
+    pub root_served: bool,
+    pub end: PathEnd,
+    /// Leaf first.
+    pub path: Vec<PathEntryFacts>,
+    /// Served certificates that are not on the path (duplicates and unrelated ones).
+    pub off_path: Vec<ServedCertificate>,
+    /// All facts of the leaf.
+    pub leaf: Option<CertificateFacts>,
+}
+
+/// One certificate of the path, with its verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathEntryFacts {
+    pub subject: String,
+    pub issuer: String,
+    pub role: Role,
+    pub origin: Origin,
+    pub key: String,
+    pub signature_algorithm: String,
+    pub not_after: String,
+    pub days_remaining: i64,
+    /// The worst of its findings (`pass` when none).
+    pub status: CheckStatus,
+    pub findings: Vec<CertFinding>,
+}
+
+impl ChainFacts {
+    fn derive(view: &ChainView<'_>) -> ChainFacts {
+        let captured_with = match view.chain.variant {
+            Some(variant) => format!("{}, {}", view.chain.version.name(), variant.label_en()),
+            None => view.chain.version.name().to_string(),
+        };
+        let path = view
+            .analysis
+            .path
+            .iter()
+            .zip(&view.reviews)
+            .map(|(cert, review)| PathEntryFacts {
+                subject: cert.facts.subject.clone(),
+                issuer: cert.facts.issuer.clone(),
+                role: review.role,
+                origin: cert.origin,
+                key: cert.facts.key.label(),
+                signature_algorithm: cert.facts.signature_algorithm.clone(),
+                not_after: format_time(cert.facts.not_after),
+                days_remaining: review.days_remaining,
+                status: review.status(),
+                findings: review.findings.clone(),
+            })
+            .collect();
+        ChainFacts {
+            captured_with,
+            version: view.chain.version,
+            variant: view.chain.variant,
+            served_count: view.chain.certificates.len(),
+            trust: view.trust.verdict.clone(),
+            stores: view.trust.stores.clone(),
+            in_order: view.analysis.in_order,
+            completed_through_aia: view.analysis.completed_through_aia,
+            root_served: view.analysis.root_served,
+            end: view.analysis.end.clone(),
+            path,
+            off_path: view.analysis.served.iter().filter(|c| !c.on_path).cloned().collect(),
+            leaf: view.leaf().map(|l| l.facts.clone()),
+        }
+    }
 }
 
 impl EndpointFacts {
-    fn derive(target: &str, endpoint: &EndpointEvidence, evidence: &ScanEvidence) -> EndpointFacts {
+    fn derive(target: &str, endpoint: &EndpointEvidence, context: &CheckContext<'_>) -> EndpointFacts {
         let mut versions: Vec<TlsVersion> = TlsVersion::LEGACY.into_iter().chain(TlsVersion::MODERN).collect();
         versions.sort();
         let protocols = versions
@@ -207,31 +280,11 @@ impl EndpointFacts {
                 })
             })
             .collect();
-        let mut chains = endpoint.served_chains().into_iter().map(|chain| {
-            let leaf = chain.certificates.first().map(|c| read_certificate(&c.0));
-            let chain_subjects = chain
-                .certificates
-                .iter()
-                .map(|c| read_certificate(&c.0).map(|f| f.subject).unwrap_or_else(|e| format!("<unreadable: {e}>")))
-                .collect();
-            let (leaf, leaf_error) = match leaf {
-                Some(Ok(facts)) => (Some(facts), None),
-                Some(Err(e)) => (None, Some(e)),
-                None => (None, Some("empty chain".to_string())),
-            };
-            CertificateSummary {
-                captured_with: chain.version,
-                not_after: leaf.as_ref().map(|f| format_time(f.not_after)),
-                days_remaining: leaf.as_ref().map(|f| days_remaining(f, endpoint.probed_at)),
-                leaf,
-                leaf_error,
-                chain_length: chain.certificates.len(),
-                chain_subjects,
-                trust: judge_chain(chain.certificates, &evidence.extra_roots, endpoint.probed_at),
-            }
-        });
-        let certificate = chains.next();
-        let additional_certificates = chains.collect();
+        let chains = endpoint
+            .served_chains()
+            .into_iter()
+            .map(|chain| ChainFacts::derive(&ChainView::new(endpoint, chain, context)))
+            .collect();
         EndpointFacts {
             suites: crate::posture::versions(endpoint).iter().map(VersionFacts::derive).collect(),
             handshake: handshake_facts(endpoint),
@@ -243,8 +296,7 @@ impl EndpointFacts {
             probed_at: format_time(i64::try_from(endpoint.probed_at).unwrap_or(i64::MAX)),
             protocols,
             negotiated,
-            certificate,
-            additional_certificates,
+            chains,
         }
     }
 }

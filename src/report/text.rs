@@ -5,13 +5,14 @@ use std::fmt::Write;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::{EndpointFacts, Report};
+use super::{ChainFacts, EndpointFacts, Report};
 use crate::certificate::format_time;
+use crate::chain::{Origin, PathEnd};
 use crate::checks::{CheckStatus, Support};
 use crate::i18n::{pad, Lang};
 use crate::posture::Fact;
 use crate::suite_class::{IpaClasses, Listing};
-use crate::trust::{TrustStore, TrustVerdict};
+use crate::trust::TrustVerdict;
 use crate::verdict::ItemStatus;
 
 /// Picks the English or Japanese form of a label.
@@ -152,76 +153,16 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
         }
         let _ = writeln!(out, "  {} {line}", pad(tr(lang, "Negotiated", "ネゴシエーション"), 16));
     }
-    match &facts.certificate {
-        None => {
-            let _ = writeln!(
-                out,
-                "  {} {}",
-                pad(tr(lang, "Certificate", "証明書"), 16),
-                tr(lang, "none captured", "取得できず")
-            );
-        }
-        Some(cert) => {
-            match &cert.leaf {
-                Some(leaf) => {
-                    let _ = writeln!(out, "  {} {}", pad(tr(lang, "Certificate", "証明書"), 16), leaf.subject);
-                    let _ = writeln!(out, "  {} {}", pad(tr(lang, "Issuer", "発行者"), 16), leaf.issuer);
-                    let names: Vec<String> = leaf
-                        .dns_names
-                        .iter()
-                        .cloned()
-                        .chain(leaf.ip_addresses.iter().map(|ip| ip.to_string()))
-                        .collect();
-                    let _ = writeln!(out, "  {} {}", pad(tr(lang, "Names", "名前"), 16), names.join(", "));
-                    let days = cert.days_remaining.unwrap_or(0);
-                    let _ = writeln!(
-                        out,
-                        "  {} {} → {} ({})",
-                        pad(tr(lang, "Validity", "有効期間"), 16),
-                        format_time(leaf.not_before),
-                        format_time(leaf.not_after),
-                        match lang {
-                            Lang::En => format!("{days} days left"),
-                            Lang::Ja => format!("残り{days}日"),
-                        }
-                    );
-                    let _ = writeln!(
-                        out,
-                        "  {} {}, {}",
-                        pad(tr(lang, "Key / sig.", "鍵・署名"), 16),
-                        leaf.key.label(),
-                        leaf.signature_algorithm
-                    );
-                }
-                None => {
-                    let _ = writeln!(
-                        out,
-                        "  {} {}",
-                        pad(tr(lang, "Certificate", "証明書"), 16),
-                        cert.leaf_error.as_deref().unwrap_or("unreadable")
-                    );
-                }
-            }
-            let trust = trust_label(lang, &cert.trust);
-            let _ = writeln!(
-                out,
-                "  {} {trust} [{} {}]",
-                pad(tr(lang, "Trust", "信頼性"), 16),
-                cert.chain_length,
-                tr(lang, "cert(s) served", "枚を提示")
-            );
-        }
-    }
-    for other in &facts.additional_certificates {
-        let subject = other.leaf.as_ref().map(|l| l.subject.as_str()).unwrap_or("<unreadable>");
-        let trust = trust_label(lang, &other.trust);
+    if facts.chains.is_empty() {
         let _ = writeln!(
             out,
-            "  {} {subject} ({} {}; {trust})",
-            pad(tr(lang, "Also served", "別の証明書"), 16),
-            other.captured_with.name(),
-            tr(lang, "clients", "のクライアント向け"),
+            "  {} {}",
+            pad(tr(lang, "Certificate", "証明書"), 16),
+            tr(lang, "none captured", "取得できず")
         );
+    }
+    for chain in &facts.chains {
+        render_chain(out, lang, chain);
     }
     render_suites(out, lang, facts);
     for item in report.profile.items.iter().filter(|i| !i.checks.is_empty()) {
@@ -337,18 +278,141 @@ fn ipa_label(lang: Lang, ipa: &IpaClasses) -> String {
     }
 }
 
-fn trust_label(lang: Lang, verdict: &TrustVerdict) -> String {
-    match verdict {
-        TrustVerdict::Trusted { store: TrustStore::Mozilla } => {
-            tr(lang, "trusted (Mozilla root program)", "信頼済み（Mozillaルートプログラム）").to_string()
-        }
-        TrustVerdict::Trusted { store: TrustStore::CaFile } => {
-            tr(lang, "trusted (--ca-file root)", "信頼済み（--ca-fileのルート）").to_string()
+fn trust_label(lang: Lang, chain: &ChainFacts) -> String {
+    match &chain.trust {
+        TrustVerdict::Trusted { .. } => {
+            let stores: Vec<&str> = chain
+                .stores
+                .iter()
+                .filter(|s| s.trusted)
+                .map(|s| match lang {
+                    Lang::En => s.store.name_en(),
+                    Lang::Ja => s.store.name_ja(),
+                })
+                .collect();
+            match lang {
+                Lang::En => format!("trusted by {}", stores.join(", ")),
+                Lang::Ja => format!("信頼済み（{}）", stores.join("、")),
+            }
         }
         TrustVerdict::NotTrusted { reason, .. } => match lang {
             Lang::En => format!("NOT trusted: {}", reason.describe_en()),
             Lang::Ja => format!("信頼できない: {}", reason.describe_ja()),
         },
+    }
+}
+
+/// One chain as a tree: the leaf, then each issuer indented below it, each with a mark for
+/// its own verdict and the reasons when it is not a pass.
+fn render_chain(out: &mut String, lang: Lang, chain: &ChainFacts) {
+    let served = match lang {
+        Lang::En => format!("{} served", chain.served_count),
+        Lang::Ja => format!("{}枚を提示", chain.served_count),
+    };
+    let _ = writeln!(
+        out,
+        "  {} {} · {served} · {}",
+        pad(tr(lang, "Certificate", "証明書"), 16),
+        chain.captured_with,
+        trust_label(lang, chain)
+    );
+    if let Some(leaf) = &chain.leaf {
+        let names: Vec<String> =
+            leaf.dns_names.iter().cloned().chain(leaf.ip_addresses.iter().map(|ip| ip.to_string())).collect();
+        let names = if names.is_empty() {
+            tr(lang, "(no subjectAltName)", "（subjectAltNameなし）").to_string()
+        } else {
+            names.join(", ")
+        };
+        let _ = writeln!(out, "  {} {names}", pad(tr(lang, "Names", "名前"), 16));
+        let _ = writeln!(
+            out,
+            "  {} {} → {} · {} {}",
+            pad(tr(lang, "Validity", "有効期間"), 16),
+            format_time(leaf.not_before),
+            format_time(leaf.not_after),
+            tr(lang, "validation level", "認証レベル"),
+            leaf.validation.label()
+        );
+    }
+    for (depth, entry) in chain.path.iter().enumerate() {
+        let indent = tree_indent(depth);
+        let origin = match entry.origin {
+            Origin::Served { .. } => String::new(),
+            Origin::Fetched => tr(lang, " (fetched through AIA)", "（AIAで取得）").to_string(),
+        };
+        let days = match lang {
+            Lang::En => format!("{} days", entry.days_remaining),
+            Lang::Ja => format!("残り{}日", entry.days_remaining),
+        };
+        let _ = writeln!(
+            out,
+            "    {indent}{} {}{origin} [{}, {}, {} {days}]",
+            check_mark(entry.status),
+            entry.subject,
+            entry.key,
+            entry.signature_algorithm,
+            entry.not_after.get(..10).unwrap_or(&entry.not_after),
+        );
+        for finding in &entry.findings {
+            let _ = writeln!(
+                out,
+                "    {}   {} {}",
+                " ".repeat(indent.chars().count()),
+                check_mark(finding.status),
+                finding.message.get(lang)
+            );
+        }
+    }
+    let indent = tree_indent(chain.path.len());
+    match &chain.end {
+        PathEnd::Anchor { store, subject } if chain.path.last().is_none_or(|top| &top.subject != subject) => {
+            let store = match lang {
+                Lang::En => store.name_en(),
+                Lang::Ja => store.name_ja(),
+            };
+            let _ = writeln!(out, "    {indent}⚓ {subject} ({store})");
+        }
+        PathEnd::Anchor { .. } => {}
+        PathEnd::UntrustedRoot => {
+            let _ = writeln!(
+                out,
+                "    {indent}✘ {}",
+                tr(lang, "self-signed root that no trust store holds", "どの信頼ストアにもない自己署名ルート")
+            );
+        }
+        PathEnd::IssuerMissing { issuer, ca_issuers } => {
+            let aia = if ca_issuers.is_empty() { "-".to_string() } else { ca_issuers.join(", ") };
+            let _ = writeln!(
+                out,
+                "    {indent}✘ {} {issuer} (AIA: {aia})",
+                tr(lang, "missing issuer:", "発行者が欠けている:")
+            );
+        }
+        PathEnd::Unreadable { position, reason } => {
+            let _ = writeln!(out, "    {indent}? #{position}: {reason}");
+        }
+        PathEnd::TooLong => {
+            let _ = writeln!(out, "    {indent}✘ {}", tr(lang, "path too long", "パスが長すぎる"));
+        }
+    }
+    for extra in &chain.off_path {
+        let what = match extra.duplicate_of {
+            Some(first) => match lang {
+                Lang::En => format!("duplicate of #{first}"),
+                Lang::Ja => format!("#{first}の重複"),
+            },
+            None => tr(lang, "not part of the path", "パスに含まれない").to_string(),
+        };
+        let _ = writeln!(out, "    △ #{} {} ({what})", extra.position, extra.subject);
+    }
+}
+
+fn tree_indent(depth: usize) -> String {
+    if depth == 0 {
+        String::new()
+    } else {
+        format!("{}└─ ", "   ".repeat(depth - 1))
     }
 }
 
