@@ -30,15 +30,17 @@ use crate::resolve::{Pin, ResolverSettings};
 use crate::target::Target;
 use crate::testkit::OpenSslServer;
 
-/// Most connections a full scan of the modern server may open.
+/// Most connections a full scan of the modern server may open (21 for enumeration and
+/// handshakes, 3 for the certificate variants: RSA-only, ECDSA-only, no SNI).
 pub const MODERN_FULL_CONNECTIONS: u32 = 25;
 
 /// Longest a full scan of the modern server may take on loopback, in a release build.
 pub const MODERN_FULL_WALL_MS: f64 = 150.0;
 
 /// A full scan of the legacy server may open at most this many connections more than the
-/// (version, suite) pairs it finds accepted.
-pub const LEGACY_FULL_OVERHEAD: u32 = 15;
+/// (version, suite) pairs it finds accepted (refusals, groups, preference and fallback
+/// hellos, rustls handshakes, and the 3 certificate variant handshakes).
+pub const LEGACY_FULL_OVERHEAD: u32 = 18;
 
 /// Deadline for each network operation of a benchmark scan (loopback: generous).
 pub const SCAN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -343,7 +345,8 @@ pub struct ScanFigures {
     pub mode: ScanMode,
     /// Connections counted by kensa's connection gate (`EndpointEvidence::connections`).
     pub gate_connections: u32,
-    /// Hand-built hello exchanges plus rustls handshakes (health check included).
+    /// Hand-built hello exchanges plus rustls handshakes (health check and certificate
+    /// variants included).
     pub handshakes: u32,
     /// Accepted (version, suite) pairs, over every version.
     pub accepted: u32,
@@ -357,10 +360,12 @@ pub struct ScanFigures {
     pub peak_rss_kib: Option<u64>,
 }
 
-/// Hand-built hello exchanges plus rustls attempts (health check included).
+/// Hand-built hello exchanges plus rustls attempts (health check and certificate variants
+/// included).
 pub fn handshakes(endpoint: &EndpointEvidence) -> u32 {
     let hellos: usize = endpoint.hand_built.iter().map(|a| a.exchanges.len()).sum();
-    let rustls = endpoint.modern.len() + usize::from(endpoint.health_check.is_some());
+    let rustls =
+        endpoint.modern.len() + usize::from(endpoint.health_check.is_some()) + endpoint.certificate_variants.len();
     u32::try_from(hellos + rustls).unwrap_or(u32::MAX)
 }
 
@@ -393,6 +398,9 @@ pub fn breakdown(endpoint: &EndpointEvidence) -> Vec<Spent> {
     }
     if endpoint.health_check.is_some() {
         add("health check".to_string());
+    }
+    for variant in &endpoint.certificate_variants {
+        add(format!("certificate variant ({})", variant.request.label_en()));
     }
     spent
 }

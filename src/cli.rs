@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use std::io::IsTerminal;
 
+use crate::checks::ExpiryThresholds;
 use crate::evidence::{AddressFamily, CertDer, ScanEvidence, ScanMode};
 use crate::i18n::Lang;
 use crate::probe::gate::Politeness;
@@ -16,7 +17,7 @@ use crate::profile::Profile;
 use crate::report::{Format, Report};
 use crate::resolve::{parse_resolver, Pin, ResolverSettings};
 use crate::target::Target;
-use crate::verdict::Assessment;
+use crate::verdict::{Assessment, JudgingOptions};
 
 /// Exit code for usage and input errors.
 pub const EXIT_USAGE: i32 = 2;
@@ -87,8 +88,33 @@ pub struct ScanArgs {
     /// Never show a progress bar (it is shown only on a terminal, and never for JSON).
     #[arg(long)]
     pub no_progress: bool,
+    /// Trust stores besides Mozilla's bundled roots: `system` adds the operating system's
+    /// (recorded with the evidence). Mozilla's alone keeps verdicts the same on every host.
+    #[arg(long, value_enum, default_value_t = TrustSelection::Mozilla)]
+    pub trust: TrustSelection,
+    /// Make no outbound fetch at all: no AIA download of a missing intermediate, no OCSP
+    /// or CRL query.
+    #[arg(long, conflicts_with = "revocation")]
+    pub no_fetch: bool,
+    /// Ask each certificate's OCSP responder (or its CRL when there is no responder) whether
+    /// it is revoked. Contacts the CAs' servers.
+    #[arg(long)]
+    pub revocation: bool,
+    /// A host whose endpoints serve patients' browsers (`*` for every target); repeatable.
+    /// There, a chain trusted only through --ca-file needs review (要確認).
+    #[arg(long = "patient-facing", value_name = "HOST")]
+    pub patient_facing: Vec<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Which trust stores judge chains, besides `--ca-file` roots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrustSelection {
+    /// Mozilla's root program, bundled (deterministic).
+    Mozilla,
+    /// Mozilla's plus the operating system's store.
+    System,
 }
 
 #[derive(Args, Debug)]
@@ -124,6 +150,25 @@ pub struct OutputArgs {
     /// systems that can affect clinics' medical-information systems) or a profile file.
     #[arg(long, value_name = "NAME|FILE")]
     pub profile: Option<String>,
+    /// Warn when a certificate in the path expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = ExpiryThresholds::default().warn_days)]
+    pub expiry_warn_days: i64,
+    /// Fail when a certificate in the path expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = ExpiryThresholds::default().fail_days)]
+    pub expiry_fail_days: i64,
+}
+
+impl OutputArgs {
+    fn judging(&self) -> Result<JudgingOptions, InputError> {
+        let (warn_days, fail_days) = (self.expiry_warn_days, self.expiry_fail_days);
+        if !(0..=3650).contains(&fail_days) || !(fail_days..=3650).contains(&warn_days) {
+            return Err(InputError(format!(
+                "--expiry-fail-days ({fail_days}) and --expiry-warn-days ({warn_days}) must satisfy \
+                 0 <= fail <= warn <= 3650"
+            )));
+        }
+        Ok(JudgingOptions { expiry: ExpiryThresholds { warn_days, fail_days } })
+    }
 }
 
 /// An error that ends the run with [`EXIT_USAGE`].
@@ -168,6 +213,11 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
     for path in &args.ca_files {
         extra_roots.extend(read_pem_certificates(path)?);
     }
+    args.output.judging()?;
+    let system_roots = match args.trust {
+        TrustSelection::Mozilla => Vec::new(),
+        TrustSelection::System => load_system_roots()?,
+    };
     if args.parallel_per_ip == 0 || args.parallel_per_ip > 64 {
         return Err(InputError(format!("--parallel-per-ip must be between 1 and 64, not {}", args.parallel_per_ip)));
     }
@@ -183,6 +233,10 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
     request.mode = args.mode;
     request.politeness = Politeness { parallel_per_ip: args.parallel_per_ip, delay: Duration::from_millis(args.delay) };
     request.concurrency = args.concurrency;
+    request.system_roots = system_roots;
+    request.fetch = !args.no_fetch;
+    request.revocation = args.revocation;
+    request.patient_facing = args.patient_facing.clone();
     let show_progress = !args.no_progress && args.output.format != Format::Json && std::io::stderr().is_terminal();
     let bar = show_progress.then(crate::progress::ProgressBar::new);
     request.progress = bar.as_ref().map(|b| b.sink());
@@ -198,7 +252,7 @@ async fn run_demo(args: DemoArgs) -> Result<i32, InputError> {
     let timeout = parse_timeout(args.timeout)?;
     let run = crate::demo::run(timeout).await.map_err(|e| InputError(format!("demo could not start: {e}")))?;
     let lang = args.output.lang.unwrap_or_else(Lang::from_env);
-    let assessment = Assessment::evaluate(&profile, &run.evidence);
+    let assessment = Assessment::evaluate_with(&profile, &run.evidence, args.output.judging()?);
     let (comparison, all_held) = crate::demo::expectations(&run, &profile, &assessment, lang);
     let appendix = (args.output.format == Format::Text).then_some(comparison.as_str());
     let report = Report { profile: &profile, evidence: &run.evidence, assessment: &assessment, lang };
@@ -236,7 +290,7 @@ fn run_recheck(args: RecheckArgs) -> Result<i32, InputError> {
 /// Judges the evidence, writes the report, and returns the exit code.
 fn emit(profile: &Profile, evidence: &ScanEvidence, output: &OutputArgs) -> Result<i32, InputError> {
     let lang = output.lang.unwrap_or_else(Lang::from_env);
-    let assessment = Assessment::evaluate(profile, evidence);
+    let assessment = Assessment::evaluate_with(profile, evidence, output.judging()?);
     write_report(&Report { profile, evidence, assessment: &assessment, lang }, output, None)?;
     Ok(assessment.exit_code())
 }
@@ -279,6 +333,25 @@ fn parse_timeout(seconds: f64) -> Result<Duration, InputError> {
         return Err(InputError(format!("--timeout must be between 0 and 3600 seconds, not {seconds}")));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The operating system's roots, for `--trust system`.
+fn load_system_roots() -> Result<Vec<CertDer>, InputError> {
+    let loaded = rustls_native_certs::load_native_certs();
+    let roots: Vec<CertDer> = loaded
+        .certs
+        .iter()
+        .filter(|c| webpki::anchor_from_trusted_cert(c).is_ok())
+        .map(|c| CertDer(c.to_vec()))
+        .collect();
+    if roots.is_empty() {
+        let why: Vec<String> = loaded.errors.iter().map(|e| e.to_string()).collect();
+        return Err(InputError(format!(
+            "--trust system: no root could be loaded from the operating system's store ({})",
+            if why.is_empty() { "the store is empty".to_string() } else { why.join("; ") }
+        )));
+    }
+    Ok(roots)
 }
 
 /// Reads every certificate in a PEM file.

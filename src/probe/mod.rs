@@ -22,8 +22,8 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::evidence::{
-    now_unix, CertDer, EndpointEvidence, HandBuiltAttempt, ModernAttempt, Outcome, ScanEvidence, ScanMode,
-    ScanSettings, TargetEvidence, TlsVersion, EVIDENCE_SCHEMA,
+    now_unix, CertDer, CertificateVariant, EndpointEvidence, HandBuiltAttempt, ModernAttempt, Outcome, ScanEvidence,
+    ScanMode, ScanSettings, TargetEvidence, TlsVersion, VariantRequest, EVIDENCE_SCHEMA,
 };
 use crate::posture::suite_ledger;
 use crate::resolve::{EndpointResolver, Pin, ResolverSettings};
@@ -101,6 +101,14 @@ impl ScanRequest {
     }
 }
 
+impl ScanRequest {
+    /// Whether `target` was named with `--patient-facing` (or `*` was).
+    pub fn is_patient_facing(&self, target: &Target) -> bool {
+        let host = target.host.to_string();
+        self.patient_facing.iter().any(|p| p == "*" || p.trim_end_matches('.').eq_ignore_ascii_case(&host))
+    }
+}
+
 /// Resolves every target and probes every endpoint.
 pub async fn scan(request: &ScanRequest) -> ScanEvidence {
     let started_at = now_unix();
@@ -127,7 +135,8 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
         async move {
             let _slot = slots.acquire().await.ok();
             let gate = gates.endpoint(addr);
-            let endpoint = probe_endpoint(&gate, server_name, request.timeout, request.mode).await;
+            let mut endpoint = probe_endpoint(&gate, server_name, request.timeout, request.mode).await;
+            endpoint.patient_facing = request.targets.get(index).is_some_and(|t| request.is_patient_facing(t));
             if let Some(sink) = &request.progress {
                 (sink.0)(Progress::EndpointDone { label: endpoint.label(), connections: endpoint.connections });
             }
@@ -193,6 +202,10 @@ pub async fn probe_endpoint(
         ScanMode::Full => probe_full(gate, name, timeout).await,
         ScanMode::Minimal => probe_minimal(gate, name, timeout).await,
     };
+    let certificate_variants = match mode {
+        ScanMode::Full => probe_variants(gate, name, &modern, timeout).await,
+        ScanMode::Minimal => Vec::new(),
+    };
     let silent_refusals = hand_built.iter().any(|a| matches!(a.outcome, Outcome::Closed | Outcome::Reset));
     let accepted = modern.iter().find(|a| a.outcome == Outcome::Accepted).map(|a| a.version);
     let health_check = match (silent_refusals, accepted) {
@@ -209,9 +222,32 @@ pub async fn probe_endpoint(
         health_check,
         connections: gate.connections(),
         patient_facing: false,
-        certificate_variants: Vec::new(),
+        certificate_variants,
         fetches: Vec::new(),
     }
+}
+
+/// Full mode: the certificates RSA-only and ECDSA-only clients get, and the one served
+/// without SNI, at the newest version rustls completed. An endpoint rustls cannot complete
+/// a handshake with has no variants (its certificate comes from the hand-built hellos).
+async fn probe_variants(
+    gate: &EndpointGate,
+    name: Option<&str>,
+    modern: &[ModernAttempt],
+    timeout: Duration,
+) -> Vec<CertificateVariant> {
+    let Some(version) = modern.iter().find(|a| a.outcome == Outcome::Accepted).map(|a| a.version) else {
+        return Vec::new();
+    };
+    let mut variants = Vec::with_capacity(VariantRequest::ALL.len());
+    for request in VariantRequest::ALL {
+        // Without a name, every handshake already went without SNI.
+        if request == VariantRequest::NoServerName && name.is_none() {
+            continue;
+        }
+        variants.push(modern::probe_certificate_variant(gate, name, version, request, timeout).await);
+    }
+    variants
 }
 
 /// Minimal mode: TLS 1.3 and 1.2 with rustls, a hand-built TLS 1.2 hello when rustls found

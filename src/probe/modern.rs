@@ -15,7 +15,9 @@ use tokio_rustls::TlsConnector;
 
 use super::gate::EndpointGate;
 use super::net::{elapsed_ms, io_outcome};
-use crate::evidence::{Bytes, CertDer, ModernAttempt, NegotiatedSession, Outcome, TlsVersion};
+use crate::evidence::{
+    Bytes, CertDer, CertificateVariant, ModernAttempt, NegotiatedSession, Outcome, TlsVersion, VariantRequest,
+};
 
 /// ALPN protocols offered, as a browser would for a web or WebSocket endpoint.
 const OFFERED_ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
@@ -33,14 +35,51 @@ pub async fn probe_modern_version(
     timeout: Duration,
 ) -> ModernAttempt {
     let start = Instant::now();
-    let (outcome, session) = attempt(gate, server_name, version, timeout).await;
+    let (outcome, session) = attempt(gate, server_name, version, None, timeout).await;
     ModernAttempt { version, elapsed_ms: elapsed_ms(start), outcome, session }
+}
+
+/// A handshake at `version` that asks for the certificate another kind of client gets:
+/// only RSA or only ECDSA signature schemes (a server with both certificates picks by
+/// them), or no SNI at all.
+pub async fn probe_certificate_variant(
+    gate: &EndpointGate,
+    server_name: Option<&str>,
+    version: TlsVersion,
+    request: VariantRequest,
+    timeout: Duration,
+) -> CertificateVariant {
+    let start = Instant::now();
+    let name = if request == VariantRequest::NoServerName { None } else { server_name };
+    let (outcome, session) = attempt(gate, name, version, Some(request), timeout).await;
+    CertificateVariant { request, attempt: ModernAttempt { version, elapsed_ms: elapsed_ms(start), outcome, session } }
+}
+
+/// Whether a signature scheme is offered for a variant request.
+fn scheme_allowed(request: Option<VariantRequest>, scheme: SignatureScheme) -> bool {
+    use SignatureScheme as S;
+    match request {
+        Some(VariantRequest::RsaSignatures) => matches!(
+            scheme,
+            S::RSA_PKCS1_SHA256
+                | S::RSA_PKCS1_SHA384
+                | S::RSA_PKCS1_SHA512
+                | S::RSA_PSS_SHA256
+                | S::RSA_PSS_SHA384
+                | S::RSA_PSS_SHA512
+        ),
+        Some(VariantRequest::EcdsaSignatures) => {
+            matches!(scheme, S::ECDSA_NISTP256_SHA256 | S::ECDSA_NISTP384_SHA384 | S::ECDSA_NISTP521_SHA512)
+        }
+        Some(VariantRequest::NoServerName) | None => true,
+    }
 }
 
 async fn attempt(
     gate: &EndpointGate,
     server_name: Option<&str>,
     version: TlsVersion,
+    variant: Option<VariantRequest>,
     timeout: Duration,
 ) -> (Outcome, Option<NegotiatedSession>) {
     let protocol = match version {
@@ -51,7 +90,7 @@ async fn attempt(
         }
     };
     let provider = provider();
-    let recorder = Arc::new(RecordingVerifier::new(provider.signature_verification_algorithms));
+    let recorder = Arc::new(RecordingVerifier::new(provider.signature_verification_algorithms, variant));
     let mut config = match ClientConfig::builder_with_provider(provider).with_protocol_versions(&[protocol]) {
         Ok(builder) => builder.dangerous().with_custom_certificate_verifier(recorder.clone()).with_no_client_auth(),
         Err(e) => return (Outcome::Error { reason: e.to_string() }, None),
@@ -138,12 +177,14 @@ struct Recorded {
 #[derive(Debug)]
 struct RecordingVerifier {
     algorithms: WebPkiSupportedAlgorithms,
+    /// Restricts the signature schemes offered, for certificate variants.
+    variant: Option<VariantRequest>,
     recorded: Mutex<Recorded>,
 }
 
 impl RecordingVerifier {
-    fn new(algorithms: WebPkiSupportedAlgorithms) -> Self {
-        RecordingVerifier { algorithms, recorded: Mutex::new(Recorded::default()) }
+    fn new(algorithms: WebPkiSupportedAlgorithms, variant: Option<VariantRequest>) -> Self {
+        RecordingVerifier { algorithms, variant, recorded: Mutex::new(Recorded::default()) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
@@ -200,6 +241,6 @@ impl ServerCertVerifier for RecordingVerifier {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
+        self.algorithms.supported_schemes().into_iter().filter(|s| scheme_allowed(self.variant, *s)).collect()
     }
 }
