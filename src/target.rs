@@ -141,7 +141,8 @@ fn parse_port(text: &str) -> Result<u16, String> {
     }
 }
 
-/// Parses an IP literal or a DNS name (LDH labels, IDNs in A-label form).
+/// Parses an IP literal or a DNS name (LDH labels; IDNs in U-label form are converted to
+/// A-labels with UTS #46, so `診療.jp` is probed, sent as SNI and matched as `xn--...`).
 pub(crate) fn parse_host(text: &str) -> Result<Host, String> {
     if let Ok(ip) = text.parse::<IpAddr>() {
         return Ok(Host::Ip(ip));
@@ -150,9 +151,11 @@ pub(crate) fn parse_host(text: &str) -> Result<Host, String> {
     if name.is_empty() {
         return Err("empty host name".to_string());
     }
-    if !name.is_ascii() {
-        return Err("non-ASCII host names must be given in A-label (xn--) form".to_string());
-    }
+    let name = if name.is_ascii() {
+        name
+    } else {
+        idna::domain_to_ascii(&name).map_err(|_| format!("{text:?} is not a valid internationalised domain name"))?
+    };
     if name.len() > 253 {
         return Err("host name longer than 253 characters".to_string());
     }
@@ -196,6 +199,9 @@ mod tests {
         assert_eq!(ok("2001:db8::1"), ("[2001:db8::1]".into(), 443));
         assert_eq!(ok("https://[::1]:4433/"), ("[::1]".into(), 4433));
         assert_eq!(ok("xn--eckwd4c7c.xn--zckzah"), ("xn--eckwd4c7c.xn--zckzah".into(), 443));
+        // U-labels become A-labels (UTS #46), so SNI and certificate matching use xn-- forms.
+        assert_eq!(ok("ドメイン.テスト"), ("xn--eckwd4c7c.xn--zckzah".into(), 443));
+        assert_eq!(ok("https://診療.jp/"), ("xn--lvyx93b.jp".into(), 443));
     }
 
     #[test]
@@ -223,7 +229,7 @@ mod tests {
             "-bad.example",
             "bad..example",
             "exa mple.jp",
-            "例え.jp",
+            "ex ample.日本",
             "example.jp/path",
             "https://user@example.jp",
             "999.1.1.1",
