@@ -251,9 +251,61 @@ async fn https_is_verified_against_the_configured_roots() {
 }
 
 #[tokio::test]
-async fn the_server_counts_nothing_when_nothing_is_fetched() {
+async fn the_server_counts_connections_and_requests() {
     let server = HttpServer::new().route("/x", Response::status(200)).start().await.unwrap();
     assert_eq!((server.requests(), server.connections()), (0, 0));
     let _ = fetcher().get(FetchPurpose::Crl, &server.url("/x"), SHA, &limits(5000)).await;
     assert_eq!((server.requests(), server.connections()), (1, 1));
+}
+
+/// Set in the child process of [`proxy_variables_are_ignored`].
+const PROXY_CHILD: &str = "KENSA_FETCH_PROXY_CHILD";
+
+/// reqwest honours `HTTP_PROXY` and friends unless told not to; a certificate's URL must not
+/// be sent to (or through) a proxy the environment names. Changing the environment races
+/// every other thread, so the check runs alone in a child process of this test binary.
+#[test]
+fn proxy_variables_are_ignored() {
+    if std::env::var_os(PROXY_CHILD).is_some() {
+        return proxy_child();
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "proxy_variables_are_ignored", "--test-threads=1", "--nocapture"])
+        .env(PROXY_CHILD, "1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "child failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn proxy_child() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let proxy = HttpServer::new().start().await.unwrap();
+        let target = HttpServer::new().route("/x", Response::ok("text/plain", "direct")).start().await.unwrap();
+        for name in ["NO_PROXY", "no_proxy", "REQUEST_METHOD"] {
+            std::env::remove_var(name);
+        }
+        for name in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+            std::env::set_var(name, proxy.url("/"));
+        }
+
+        // The control: a stock client does go through the proxy.
+        let tls = rustls::ClientConfig::builder_with_provider(kensa::probe::modern::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let stock = reqwest::Client::builder().tls_backend_preconfigured(tls).build().unwrap();
+        let _ = stock.get(target.url("/x")).send().await;
+        assert_eq!((proxy.requests(), target.requests()), (1, 0), "the stock client used the proxy");
+
+        let fetch = fetcher().get(FetchPurpose::CaIssuers, &target.url("/x"), SHA, &limits(5000)).await;
+        assert_eq!(response(&fetch), (200, Some("text/plain"), &b"direct"[..]));
+        assert_eq!((proxy.requests(), target.requests()), (1, 1), "kensa went direct");
+    });
 }

@@ -35,6 +35,7 @@ pub struct Request {
     pub path: String,
     /// Header names in lower case, values as sent, in order.
     pub headers: Vec<(String, String)>,
+    /// The body, read as far as `content-length` said.
     pub body: Vec<u8>,
 }
 
@@ -49,10 +50,13 @@ impl Request {
 /// A response the server sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
+    /// The status code.
     pub status: u16,
+    /// The `content-type` header, if any.
     pub content_type: Option<String>,
     /// Extra headers, e.g. `location`.
     pub headers: Vec<(String, String)>,
+    /// The body; `content-length` is set from it.
     pub body: Vec<u8>,
 }
 
@@ -79,10 +83,18 @@ pub enum Hostile {
     /// Never answers (until the connection deadline).
     Tarpit,
     /// Sends a status line and headers declaring a 1 KiB body, then one byte per `interval`.
-    Trickle { interval: Duration },
+    Trickle {
+        /// Pause before each byte.
+        interval: Duration,
+    },
     /// A `200` body of `size` zero bytes, with a `content-length` if `declare_length`,
     /// otherwise delimited by closing the connection.
-    GiantBody { size: usize, declare_length: bool },
+    GiantBody {
+        /// Bytes in the body.
+        size: usize,
+        /// Send a `content-length`.
+        declare_length: bool,
+    },
     /// Closes the connection without a word.
     Close,
     /// Sends bytes that are not HTTP, then closes.
@@ -150,6 +162,7 @@ struct Counters {
 
 /// A running loopback HTTP server; stops, with every open connection, when dropped.
 pub struct RunningHttpServer {
+    /// Where the server listens.
     pub addr: SocketAddr,
     counters: Arc<Counters>,
     task: JoinHandle<()>,
