@@ -16,6 +16,7 @@ pub mod demo;
 pub mod evidence;
 pub mod i18n;
 pub mod input;
+pub mod issuer_bundle;
 pub mod posture;
 pub mod probe;
 pub mod profile;

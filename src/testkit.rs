@@ -3,6 +3,8 @@
 //! Everything here listens on 127.0.0.1 only, on a port the OS picks, and stops when its
 //! handle is dropped.
 
+pub mod http;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -9,6 +9,7 @@
 //! once and captures the certificate, within [`MINIMAL_CONNECTION_BUDGET`] connections.
 
 pub mod enumerate;
+pub mod fetch;
 pub mod gate;
 pub mod hand_built;
 pub mod legacy;
