@@ -15,6 +15,7 @@ pub mod hand_built;
 pub mod legacy;
 pub mod modern;
 pub mod net;
+pub mod pki;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::evidence::{
 use crate::posture::suite_ledger;
 use crate::resolve::{EndpointResolver, Pin, ResolverSettings};
 use crate::target::Target;
+use crate::trust::TrustStores;
 use gate::{EndpointGate, Gates, Politeness};
 
 /// Most connections minimal mode opens to one endpoint, the final health check included.
@@ -130,14 +132,26 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
         (sink.0)(Progress::Planned { endpoints: jobs.len() });
     }
     let gates = Gates::new(request.politeness);
+    let stores = TrustStores::new(&request.system_roots, &request.extra_roots);
+    // Without a working HTTP client nothing is fetched, and the evidence says so.
+    let fetcher = if request.fetch { fetch::Fetcher::with_extra_roots(&request.extra_roots).ok() } else { None };
+    let policy = fetcher.as_ref().map(|fetcher| pki::FetchPolicy {
+        fetcher,
+        stores: &stores,
+        revocation: request.revocation,
+        timeout: request.timeout,
+    });
     let slots = Semaphore::new(request.concurrency.max(1));
     let probed = futures::future::join_all(jobs.into_iter().map(|(index, addr, server_name)| {
-        let (gates, slots) = (&gates, &slots);
+        let (gates, slots, policy) = (&gates, &slots, &policy);
         async move {
             let _slot = slots.acquire().await.ok();
             let gate = gates.endpoint(addr);
             let mut endpoint = probe_endpoint(&gate, server_name, request.timeout, request.mode).await;
             endpoint.patient_facing = request.targets.get(index).is_some_and(|t| request.is_patient_facing(t));
+            if let Some(policy) = policy {
+                endpoint.fetches = pki::follow_certificates(&endpoint, policy).await;
+            }
             if let Some(sink) = &request.progress {
                 (sink.0)(Progress::EndpointDone { label: endpoint.label(), connections: endpoint.connections });
             }
@@ -181,8 +195,8 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
             mode: request.mode,
             parallel_per_ip: request.politeness.parallel_per_ip.max(1),
             delay_ms: u64::try_from(request.politeness.delay.as_millis()).unwrap_or(u64::MAX),
-            fetch: request.fetch,
-            revocation: request.revocation,
+            fetch: fetcher.is_some(),
+            revocation: fetcher.is_some() && request.revocation,
         },
         extra_roots: request.extra_roots.clone(),
         system_roots: request.system_roots.clone(),
