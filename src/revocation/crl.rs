@@ -25,6 +25,7 @@ pub const MAX_CRL_BYTES: usize = 64 << 20;
 pub enum CrlStatus {
     /// The serial number is not listed.
     NotListed,
+    /// Listed as revoked.
     Revoked {
         /// revocationDate, seconds since the epoch.
         revoked_at: i64,
@@ -42,7 +43,9 @@ pub struct CrlReview {
     pub this_update: Option<i64>,
     /// nextUpdate, seconds since the epoch.
     pub next_update: Option<i64>,
+    /// Whether the CRL is current at the time of judging.
     pub freshness: Freshness,
+    /// Whether the issuer signed the CRL.
     pub signature: SignatureCheck,
     /// English sentences on everything that is wrong or unusual.
     pub problems: Vec<String>,

@@ -6,9 +6,14 @@
 //! [`respond`] goes the other way and makes signed responses and CRLs for the demo and the
 //! tests.
 
+#![warn(missing_docs)]
+
 pub mod crl;
 pub mod ocsp;
 pub mod respond;
+
+#[cfg(test)]
+mod interop_tests;
 
 use serde::Serialize;
 use x509_parser::asn1_rs::BitString;
@@ -63,15 +68,25 @@ pub fn judge_freshness(this_update: Option<i64>, next_update: Option<i64>, at: U
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum RevocationReason {
+    /// unspecified (0).
     Unspecified,
+    /// keyCompromise (1): the private key leaked.
     KeyCompromise,
+    /// cACompromise (2): the issuing CA's key leaked.
     CaCompromise,
+    /// affiliationChanged (3).
     AffiliationChanged,
+    /// superseded (4): replaced by a new certificate.
     Superseded,
+    /// cessationOfOperation (5): no longer needed.
     CessationOfOperation,
+    /// certificateHold (6): suspended, may come back.
     CertificateHold,
+    /// removeFromCRL (8): a hold lifted (delta CRLs only).
     RemoveFromCrl,
+    /// privilegeWithdrawn (9).
     PrivilegeWithdrawn,
+    /// aACompromise (10): an attribute authority's key leaked.
     AaCompromise,
 }
 
@@ -133,17 +148,27 @@ pub enum SignatureCheck {
     /// Verified with the issuer's key.
     Valid,
     /// Checked and wrong (or signed by someone who may not sign it).
-    Invalid { reason: String },
+    Invalid {
+        /// Why, in English.
+        reason: String,
+    },
     /// Not checked: issuer unknown or algorithm unsupported.
-    NotChecked { reason: String },
+    NotChecked {
+        /// Why, in English.
+        reason: String,
+    },
 }
 
 /// A hash algorithm a CertID may name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CertIdHash {
+    /// SHA-1: what RFC 6960 requests use in practice; broken for signatures, harmless here.
     Sha1,
+    /// SHA-256.
     Sha256,
+    /// SHA-384.
     Sha384,
+    /// SHA-512.
     Sha512,
 }
 

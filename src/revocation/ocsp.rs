@@ -43,11 +43,17 @@ const UNDERSTOOD_EXTENSIONS: [ObjectIdentifier; 2] = [ID_PKIX_OCSP_NONCE, ID_OCS
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum OcspResponseStatus {
+    /// A signed response follows.
     Successful,
+    /// The responder could not read the request.
     MalformedRequest,
+    /// The responder failed internally.
     InternalError,
+    /// The responder is busy; ask again.
     TryLater,
+    /// The responder wants signed requests.
     SigRequired,
+    /// The responder does not serve this issuer (or this client).
     Unauthorized,
     /// The bytes could not be recognised as an OCSPResponse.
     Unparseable,
@@ -83,7 +89,9 @@ impl OcspResponseStatus {
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CertStatus {
+    /// Not revoked (RFC 6960 also lets it mean "not known to be revoked").
     Good,
+    /// Revoked.
     Revoked {
         /// revocationTime, seconds since the epoch.
         revoked_at: i64,
@@ -113,9 +121,15 @@ pub enum OcspSigner {
         within_validity: bool,
     },
     /// The signature does not verify with any key that could have made it.
-    Invalid { reason: String },
+    Invalid {
+        /// Why, in English.
+        reason: String,
+    },
     /// Not checked (issuer unknown, algorithm unsupported).
-    NotChecked { reason: String },
+    NotChecked {
+        /// Why, in English.
+        reason: String,
+    },
 }
 
 impl OcspSigner {
@@ -134,6 +148,7 @@ impl OcspSigner {
 /// The judgement of one OCSP response about one certificate.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct OcspReview {
+    /// The responder's overall answer, or `unparseable`.
     pub response_status: OcspResponseStatus,
     /// The status in the SingleResponse whose CertID matches the certificate; `None` when
     /// none does (or nothing could be read).
@@ -144,7 +159,9 @@ pub struct OcspReview {
     pub this_update: Option<i64>,
     /// nextUpdate of the matching SingleResponse.
     pub next_update: Option<i64>,
+    /// Whether the matching status is current at the time of judging.
     pub freshness: Freshness,
+    /// Who signed the response, and whether they may.
     pub signer: OcspSigner,
     /// The matching SingleResponse's SCT list extension content (a TLS-encoded
     /// SignedCertificateTimestampList), for the Certificate Transparency checks.

@@ -40,7 +40,9 @@ pub const ANSWER_VALIDITY_SECONDS: i64 = 24 * 60 * 60;
 /// The status a responder states for a certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResponderStatus {
+    /// Not revoked.
     Good,
+    /// Revoked.
     Revoked {
         /// revocationTime, seconds since the epoch.
         revoked_at: i64,
@@ -54,10 +56,15 @@ pub enum ResponderStatus {
 /// The unsuccessful OCSPResponseStatus values, which carry no response body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OcspErrorStatus {
+    /// malformedRequest (1).
     MalformedRequest,
+    /// internalError (2).
     InternalError,
+    /// tryLater (3).
     TryLater,
+    /// sigRequired (5).
     SigRequired,
+    /// unauthorized (6).
     Unauthorized,
 }
 
@@ -346,6 +353,7 @@ pub struct CrlEntry {
     pub serial: Vec<u8>,
     /// revocationDate, seconds since the epoch.
     pub revoked_at: i64,
+    /// reasonCode, if stated.
     pub reason: Option<RevocationReason>,
 }
 
