@@ -52,15 +52,20 @@ pub struct CrlReview {
 }
 
 impl CrlReview {
-    fn unparsed(problem: String) -> CrlReview {
+    /// A review that has learnt nothing yet.
+    fn empty() -> CrlReview {
         CrlReview {
             status: None,
             this_update: None,
             next_update: None,
             freshness: Freshness::Unknown,
             signature: SignatureCheck::NotChecked { reason: "the CRL could not be read".to_string() },
-            problems: vec![problem],
+            problems: Vec::new(),
         }
+    }
+
+    fn unparsed(problem: String) -> CrlReview {
+        CrlReview { problems: vec![problem], ..CrlReview::empty() }
     }
 
     /// Whether the review can be relied on: a current CRL, signed by the issuer, that
@@ -85,8 +90,7 @@ pub fn judge_crl(crl_der: &[u8], cert_der: &[u8], issuer_der: Option<&[u8]>, at:
         Ok((_, crl)) => crl,
         Err(e) => return CrlReview::unparsed(format!("the CRL cannot be parsed: {e}")),
     };
-    let mut review = CrlReview::unparsed(String::new());
-    review.problems.clear();
+    let mut review = CrlReview::empty();
     let tbs = &crl.tbs_cert_list;
     review.this_update = Some(tbs.this_update.timestamp());
     review.next_update = tbs.next_update.map(|time| time.timestamp());

@@ -287,9 +287,14 @@ pub fn minimal_integer(content: &[u8]) -> &[u8] {
     rest
 }
 
-/// Serial numbers as colon-separated hex, as certificate viewers print them.
+/// A serial number (INTEGER content) as colon-separated hex, as certificate viewers print
+/// it: without the zero byte that only keeps a high first bit from reading as a sign.
 pub fn serial_text(serial: &[u8]) -> String {
-    serial.iter().map(|byte| format!("{byte:02X}")).collect::<Vec<_>>().join(":")
+    let digits = match serial {
+        [0x00, next, ..] if *next >= 0x80 => &serial[1..],
+        _ => serial,
+    };
+    digits.iter().map(|byte| format!("{byte:02X}")).collect::<Vec<_>>().join(":")
 }
 
 /// Verifies `signature` (BIT STRING content without the unused-bits byte) over `signed_data`
@@ -417,6 +422,13 @@ mod tests {
                 assert!(code == 7 || code == 11);
             }
         }
+    }
+
+    #[test]
+    fn serial_text_hides_the_sign_padding() {
+        assert_eq!(serial_text(&[0x00, 0x99]), "99");
+        assert_eq!(serial_text(&[0x12, 0x34]), "12:34");
+        assert_eq!(serial_text(&[0x00]), "00");
     }
 
     #[test]

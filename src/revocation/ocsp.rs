@@ -171,9 +171,10 @@ pub struct OcspReview {
 }
 
 impl OcspReview {
-    fn unparsed(problem: String) -> OcspReview {
+    /// A review that has learnt nothing yet.
+    fn empty(response_status: OcspResponseStatus) -> OcspReview {
         OcspReview {
-            response_status: OcspResponseStatus::Unparseable,
+            response_status,
             cert_status: None,
             produced_at: None,
             this_update: None,
@@ -181,8 +182,14 @@ impl OcspReview {
             freshness: Freshness::Unknown,
             signer: OcspSigner::NotChecked { reason: "the response could not be read".to_string() },
             sct_list: None,
-            problems: vec![problem],
+            problems: Vec::new(),
         }
+    }
+
+    fn unparsed(problem: String) -> OcspReview {
+        let mut review = OcspReview::empty(OcspResponseStatus::Unparseable);
+        review.problems.push(problem);
+        review
     }
 
     /// Whether the review can be relied on: a successful, current response from an
@@ -255,9 +262,7 @@ pub fn judge_response(response_der: &[u8], cert_der: &[u8], issuer_der: Option<&
         Ok(parsed) => parsed,
         Err(e) => return OcspReview::unparsed(format!("the response is not a well-formed OCSP response: {e}")),
     };
-    let mut review = OcspReview::unparsed(String::new());
-    review.problems.clear();
-    review.response_status = parsed.status;
+    let mut review = OcspReview::empty(parsed.status);
     review.problems.extend(parsed.notes);
     let Some(basic) = parsed.basic else {
         review.signer = OcspSigner::NotChecked { reason: "an unsuccessful response carries no signature".to_string() };
