@@ -23,6 +23,7 @@ pub mod profile;
 pub mod progress;
 pub mod report;
 pub mod resolve;
+pub mod revocation;
 pub mod suite_class;
 pub mod target;
 pub mod testkit;
