@@ -25,7 +25,7 @@ const ITEM: &str = "2-1.xii";
 /// The host name every scan pins to 127.0.0.1.
 const HOST: &str = "web.clinic.example";
 /// The checks the default profile runs for [`ITEM`].
-const ITEM_CHECKS: [&str; 25] = [
+const ITEM_CHECKS: [&str; 27] = [
     "tls.no-sslv2",
     "tls.no-sslv3",
     "tls.no-tls10",
@@ -50,6 +50,8 @@ const ITEM_CHECKS: [&str; 25] = [
     "cert.key-strength",
     "cert.signature-hash",
     "cert.usage",
+    "cert.revocation",
+    "cert.must-staple",
     "cert.validation-type",
 ];
 /// An upper bound for any single run of the binary, so a hang fails instead of blocking.
@@ -335,8 +337,13 @@ async fn compliant_tls12_and_tls13_with_ca_issued_certificate() {
     assert_eq!(trust(&report)["store"], "ca-file");
 
     for check in ITEM_CHECKS {
-        // The validation level is information, never a pass or a failure.
-        let expected = if check == "cert.validation-type" { "info" } else { "pass" };
+        // The validation level is information, never a pass or a failure; revocation is
+        // not asked without --revocation and nothing was stapled.
+        let expected = match check {
+            "cert.validation-type" => "info",
+            "cert.revocation" => "not_run",
+            _ => "pass",
+        };
         assert_eq!(finding_status(&report, check), expected, "{check}\n{}", digest(&report));
     }
     assert_eq!(finding(&report, "cert.trusted")["evidence"]["verdict"]["store"], "ca-file");

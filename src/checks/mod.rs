@@ -8,6 +8,7 @@
 mod certificate;
 pub mod chain_review;
 mod protocol;
+mod revocation;
 mod suites;
 
 pub use suites::{DHE_FAIL_BELOW_BITS, DHE_WARN_BELOW_BITS};
@@ -289,6 +290,18 @@ pub static REGISTRY: &[CheckDef] = &[
         title_en: "Certificate usage fits (basicConstraints, keyUsage, serverAuth)",
         title_ja: "証明書の用途が適切（basicConstraints・keyUsage・serverAuth）",
         run: certificate::usage,
+    },
+    CheckDef {
+        id: "cert.revocation",
+        title_en: "Certificates not revoked (stapled OCSP, or OCSP/CRL with --revocation)",
+        title_ja: "証明書が失効していない（OCSPステープル、または--revocationでOCSP・CRL）",
+        run: revocation::revocation,
+    },
+    CheckDef {
+        id: "cert.must-staple",
+        title_en: "Must-staple certificates are served with a stapled OCSP response",
+        title_ja: "must-staple証明書にOCSP応答がステープルされている",
+        run: revocation::must_staple,
     },
     CheckDef {
         id: "cert.validation-type",

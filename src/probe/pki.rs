@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::fetch::{FetchLimits, Fetcher};
 use crate::chain::{analyse, PathEnd};
 use crate::checks::chain_review::fetched_certificates;
-use crate::evidence::{CertDer, EndpointEvidence, Fetch, FetchPurpose};
+use crate::evidence::{CertDer, EndpointEvidence, Fetch, FetchOutcome, FetchPurpose};
 use crate::trust::TrustStores;
 
 /// Most AIA downloads made to complete one chain (a leaf, up to three missing CAs).
@@ -30,6 +30,11 @@ pub async fn follow_certificates(endpoint: &EndpointEvidence, policy: &FetchPoli
     for served in &chains {
         complete_through_aia(served, &mut record, policy).await;
     }
+    if policy.revocation {
+        for served in &chains {
+            ask_about_revocation(served, &mut record, policy).await;
+        }
+    }
     record.fetches
 }
 
@@ -50,5 +55,49 @@ async fn complete_through_aia(served: &[CertDer], record: &mut EndpointEvidence,
         };
         let fetch = policy.fetcher.get(FetchPurpose::CaIssuers, url, &top.facts.sha256_fingerprint, &limits).await;
         record.fetches.push(fetch);
+    }
+}
+
+async fn ask_about_revocation(served: &[CertDer], record: &mut EndpointEvidence, policy: &FetchPolicy<'_>) {
+    let fetched = fetched_certificates(record);
+    let analysis = analyse(served, &fetched, policy.stores);
+    for pair in analysis.path.windows(2) {
+        let (cert, issuer) = (&pair[0], &pair[1]);
+        let subject = &cert.facts.sha256_fingerprint;
+        if record.fetches.iter().any(|f| f.purpose != FetchPurpose::CaIssuers && &f.certificate_sha256 == subject) {
+            continue;
+        }
+        let mut answered = false;
+        if let Some(url) = cert.facts.ocsp_responders.first() {
+            let limits = FetchLimits::for_purpose(FetchPurpose::Ocsp, policy.timeout);
+            let fetch = match crate::revocation::ocsp::build_request(&cert.der.0, &issuer.der.0) {
+                Ok(request) => {
+                    policy
+                        .fetcher
+                        .post(FetchPurpose::Ocsp, url, subject, "application/ocsp-request", request, &limits)
+                        .await
+                }
+                Err(reason) => Fetch {
+                    purpose: FetchPurpose::Ocsp,
+                    url: url.clone(),
+                    certificate_sha256: subject.clone(),
+                    request: None,
+                    elapsed_ms: 0,
+                    outcome: FetchOutcome::Failed { reason: format!("no OCSP request could be built: {reason}") },
+                },
+            };
+            answered = matches!(&fetch.outcome, FetchOutcome::Response { status: 200, body, .. }
+                if crate::revocation::ocsp::judge_response(&body.0, &cert.der.0, Some(&issuer.der.0), record.probed_at)
+                    .cert_status
+                    .is_some());
+            record.fetches.push(fetch);
+        }
+        // The CRL is the fallback when OCSP is absent or gave no usable answer.
+        if !answered {
+            if let Some(url) = cert.facts.crl_urls.first() {
+                let limits = FetchLimits::for_purpose(FetchPurpose::Crl, policy.timeout);
+                record.fetches.push(policy.fetcher.get(FetchPurpose::Crl, url, subject, &limits).await);
+            }
+        }
     }
 }
