@@ -242,7 +242,7 @@ fn trust(report: &Value) -> &Value {
 
 /// What every report must hold, whatever the scan found.
 fn assert_report_shape(report: &Value) {
-    assert_eq!(report["schema_version"], "kensa.report/1");
+    assert_eq!(report["schema_version"], "kensa.report/2");
     assert!(report["exit_code"].is_i64(), "exit_code: {}", report["exit_code"]);
     assert!(report["summary"].is_object(), "summary: {}", report["summary"]);
     // Every item of the profile, in profile order, each with a status.
@@ -1046,7 +1046,7 @@ async fn demo_runs_and_meets_its_expectations() {
     assert_eq!(json.code, 0, "stderr: {}", json.stderr);
     let report = json.json();
     assert_report_shape(&report);
-    assert_eq!(report["schema_version"], "kensa.report/1");
+    assert_eq!(report["schema_version"], "kensa.report/2");
     let endpoints: Vec<&str> =
         report["endpoints"].as_array().expect("endpoints").iter().filter_map(|e| e["server_name"].as_str()).collect();
     for host in DEMO_HOSTS {

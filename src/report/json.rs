@@ -1,4 +1,4 @@
-//! The JSON report (`--format json`), schema `kensa.report/1`, documented in
+//! The JSON report (`--format json`), schema `kensa.report/2`, documented in
 //! `docs/json-report.md`. Additive changes keep the version; anything else bumps it.
 
 use serde::Serialize;
@@ -10,7 +10,7 @@ use crate::profile::Item;
 use crate::verdict::ItemVerdict;
 
 /// Version tag of the JSON report.
-pub const REPORT_SCHEMA: &str = "kensa.report/1";
+pub const REPORT_SCHEMA: &str = "kensa.report/2";
 
 #[derive(Serialize)]
 struct ItemEntry<'a> {
@@ -94,6 +94,7 @@ pub fn render(report: &Report<'_>) -> String {
             "started_at": format_time(to_i64(report.evidence.started_at)),
             "finished_at": format_time(to_i64(report.evidence.finished_at)),
             "settings": report.evidence.settings,
+            "judging": report.assessment.options,
         },
         "exit_code": report.assessment.exit_code(),
         "summary": summary,
