@@ -11,6 +11,7 @@ pub mod bench;
 pub mod certificate;
 pub mod checks;
 pub mod cli;
+pub mod ct;
 pub mod demo;
 pub mod evidence;
 pub mod i18n;
