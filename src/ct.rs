@@ -5,7 +5,7 @@
 //! embedded in the certificate (X.509 extension 1.3.6.1.4.1.11129.2.4.2), in the TLS
 //! signed_certificate_timestamp extension of the ServerHello, or in a stapled OCSP response.
 //! All three carry the same TLS-encoded SignedCertificateTimestampList (RFC 6962 §3.3), which
-//! [`parse_sct_list`] reads; the other functions only find where the list is.
+//! [`parse_sct_list`] reads; [`embedded_scts`] and [`ocsp_scts`] only find where the list is.
 //!
 //! Which log an SCT names is looked up in a bundled, dated snapshot of Google's CT log list
 //! (`probes/ct-log-list.json`): the snapshot, not the network, so that a verdict can be
@@ -26,6 +26,11 @@ const LOG_LIST_TEXT: &str = include_str!("../probes/ct-log-list.json");
 
 /// The OID of the X.509 extension that embeds an SCT list: 1.3.6.1.4.1.11129.2.4.2.
 pub const OID_EMBEDDED_SCT_LIST: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2];
+
+/// The OID of the OCSP single-response extension that carries an SCT list:
+/// 1.3.6.1.4.1.11129.2.4.5 (RFC 6962 §3.3).
+pub const OID_OCSP_SCT_LIST: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.5");
 
 /// The only SCT version RFC 6962 defines (`v1`, encoded as 0).
 pub const SCT_VERSION_V1: u8 = 0;
@@ -158,7 +163,8 @@ fn parse_sct(bytes: &[u8]) -> Result<Sct, String> {
         return Err(format!("{} bytes, shorter than any v1 SCT", bytes.len()));
     }
     let log_id = r.take(32).and_then(|id| <[u8; 32]>::try_from(id).ok()).ok_or("no log id")?;
-    let timestamp_ms = r.take(8).and_then(|t| <[u8; 8]>::try_from(t).ok()).map(u64::from_be_bytes).ok_or("no timestamp")?;
+    let timestamp_ms =
+        r.take(8).and_then(|t| <[u8; 8]>::try_from(t).ok()).map(u64::from_be_bytes).ok_or("no timestamp")?;
     let extensions = r.vec_u16().ok_or("extensions longer than the SCT")?;
     let (hash, signature) = (r.u8().ok_or("no hash algorithm")?, r.u8().ok_or("no signature algorithm")?);
     let sig = r.vec_u16().ok_or("signature longer than the SCT")?;
@@ -195,12 +201,40 @@ pub fn embedded_scts(cert_der: &[u8]) -> Result<Vec<Sct>, String> {
     }
 }
 
+/// The SCTs in the single responses of a DER OCSPResponse (a stapled or fetched one); none if
+/// the response is not successful or carries no SCT extension.
+///
+/// Each extension value is the DER OCTET STRING wrapping a TLS-encoded list, as in a
+/// certificate, and goes through [`parse_sct_list`]. The response's signature is not checked.
+pub fn ocsp_scts(response_der: &[u8]) -> Result<Vec<Sct>, String> {
+    use der::oid::AssociatedOid;
+    use der::Decode;
+    let response =
+        x509_ocsp::OcspResponse::from_der(response_der).map_err(|e| format!("OCSP response does not parse: {e}"))?;
+    let Some(bytes) = response.response_bytes else {
+        return Ok(Vec::new());
+    };
+    if bytes.response_type != x509_ocsp::BasicOcspResponse::OID {
+        return Err(format!("OCSP response of type {}, not id-pkix-ocsp-basic", bytes.response_type));
+    }
+    let basic = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes())
+        .map_err(|e| format!("basic OCSP response does not parse: {e}"))?;
+    let mut scts = Vec::new();
+    for (index, single) in basic.tbs_response_data.responses.iter().enumerate() {
+        for ext in single.single_extensions.iter().flatten().filter(|e| e.extn_id == OID_OCSP_SCT_LIST) {
+            let list = der_octet_string(ext.extn_value.as_bytes())?;
+            scts.extend(parse_sct_list(list).map_err(|e| format!("OCSP single response {index}: {e}"))?);
+        }
+    }
+    Ok(scts)
+}
+
 /// The contents of a DER OCTET STRING that fills `der` exactly.
 fn der_octet_string(der: &[u8]) -> Result<&[u8], String> {
     use der::Decode;
     der::asn1::OctetStringRef::from_der(der)
         .map(|s| s.as_bytes())
-        .map_err(|e| format!("SCT extension is not one DER OCTET STRING: {e}"))
+        .map_err(|e| format!("SCT list extension is not one DER OCTET STRING: {e}"))
 }
 
 /// Where an SCT was found.
@@ -597,6 +631,70 @@ mod tests {
         assert!(embedded_scts(&trailing).is_err());
     }
 
+    /// A DER TLV with a short or long length.
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut b = vec![tag];
+        match content.len() {
+            n @ 0..=0x7f => b.push(n as u8),
+            n @ 0x80..=0xff => b.extend_from_slice(&[0x81, n as u8]),
+            n => b.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+        }
+        b.extend_from_slice(content);
+        b
+    }
+
+    /// A successful basic OCSPResponse (RFC 6960 §4.2.1) with one single response, whose
+    /// extensions are `single_extensions` (DER Extension encodings). Unsigned: a zero-length
+    /// signature, which parsing does not look at.
+    fn ocsp_response(single_extensions: &[Vec<u8>]) -> Vec<u8> {
+        let sha1 = tlv(0x30, &[tlv(0x06, &[0x2b, 0x0e, 0x03, 0x02, 0x1a]), vec![0x05, 0x00]].concat());
+        let cert_id = tlv(0x30, &[sha1, tlv(0x04, &[1; 20]), tlv(0x04, &[2; 20]), tlv(0x02, &[0x1f, 0x2e])].concat());
+        let time = tlv(0x18, b"20261123000000Z");
+        let mut single = [cert_id, vec![0x80, 0x00], time.clone()].concat(); // certStatus good
+        if !single_extensions.is_empty() {
+            single.extend(tlv(0xa1, &tlv(0x30, &single_extensions.concat())));
+        }
+        let responder = tlv(0xa2, &tlv(0x04, &[3; 20])); // byKey
+        let data = tlv(0x30, &[responder, time, tlv(0x30, &tlv(0x30, &single))].concat());
+        let ecdsa_sha256 = tlv(0x30, &tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]));
+        let basic = tlv(0x30, &[data, ecdsa_sha256, tlv(0x03, &[0])].concat());
+        let basic_oid = tlv(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01]);
+        let bytes = tlv(0xa0, &tlv(0x30, &[basic_oid, tlv(0x04, &basic)].concat()));
+        tlv(0x30, &[tlv(0x0a, &[0]), bytes].concat())
+    }
+
+    fn extension(oid: &[u8], value: &[u8]) -> Vec<u8> {
+        tlv(0x30, &[tlv(0x06, oid), tlv(0x04, value)].concat())
+    }
+
+    const OCSP_SCT_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x05];
+
+    #[test]
+    fn ocsp_scts_come_out_of_the_single_response() {
+        let (list, known, unknown) = sample_list();
+        let nonce = extension(&[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02], &tlv(0x04, &[7; 16]));
+        let with = ocsp_response(&[nonce.clone(), extension(OCSP_SCT_OID, &der_octet_string_of(&list))]);
+        let scts = ocsp_scts(&with).unwrap();
+        assert_eq!(scts.iter().map(|s| s.log_id).collect::<Vec<_>>(), vec![known, unknown]);
+        assert_eq!(ocsp_scts(&ocsp_response(&[nonce])).unwrap(), Vec::new());
+        assert_eq!(ocsp_scts(&ocsp_response(&[])).unwrap(), Vec::new());
+        // An unsuccessful response (tryLater) has no response bytes, so no SCTs.
+        assert_eq!(ocsp_scts(&tlv(0x30, &tlv(0x0a, &[3]))).unwrap(), Vec::new());
+        // A list not wrapped in its OCTET STRING, or broken, is an error; so is every cut.
+        assert!(ocsp_scts(&ocsp_response(&[extension(OCSP_SCT_OID, &list)])).is_err());
+        let broken = der_octet_string_of(&list[..list.len() - 1]);
+        assert!(ocsp_scts(&ocsp_response(&[extension(OCSP_SCT_OID, &broken)])).is_err());
+        for cut in 0..with.len() {
+            assert!(ocsp_scts(&with[..cut]).is_err(), "prefix of {cut} bytes accepted");
+        }
+        for at in 0..with.len() {
+            let mut bad = with.clone();
+            bad[at] ^= 0x41;
+            let _ = ocsp_scts(&bad);
+        }
+        assert_eq!(OID_OCSP_SCT_LIST.as_bytes(), OCSP_SCT_OID);
+    }
+
     #[test]
     fn the_bundled_log_list_parses_and_is_dated() {
         let list = parse_log_list(LOG_LIST_TEXT).unwrap();
@@ -649,7 +747,10 @@ mod tests {
         assert_eq!(summary.distinct_logs, 3);
         assert_eq!(summary.distinct_operators, 2);
         assert_eq!(summary.operators, vec!["Google".to_string(), "Sectigo".to_string()]);
-        assert_eq!(summary.known_logs, vec!["Google 'Argon2026h2' log".to_string(), "Sectigo 'Tiger2026h2'".to_string()]);
+        assert_eq!(
+            summary.known_logs,
+            vec!["Google 'Argon2026h2' log".to_string(), "Sectigo 'Tiger2026h2'".to_string()]
+        );
         use base64::Engine;
         assert_eq!(summary.unknown_log_ids, vec![base64::engine::general_purpose::STANDARD.encode(unknown)]);
         assert_eq!(summary.sources, vec![SctSource::Embedded, SctSource::TlsExtension, SctSource::Ocsp]);

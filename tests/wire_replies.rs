@@ -546,7 +546,8 @@ async fn stapled_ocsp_and_tls_extension_scts_come_back_exactly() {
     let mut payload: Vec<u8> = frames::records(&wire).0.into_iter().flat_map(|r| r.payload).collect();
     let status_at = payload.windows(4).position(|w| w == [HS_CERTIFICATE_STATUS, 0, 0x0b, 0xbc]).expect("status");
     payload.truncate(status_at + 100);
-    let (cut, _) = reply_to(&frames::write(&[frames::Record { typ: RECORD_HANDSHAKE, version: 0x0303, payload }])).await;
+    let (cut, _) =
+        reply_to(&frames::write(&[frames::Record { typ: RECORD_HANDSHAKE, version: 0x0303, payload }])).await;
     let HelloReply::ServerHello { details, .. } = cut else { panic!("{cut:?}") };
     assert_eq!(details.sct_list, Some(Bytes(list)));
     assert_eq!(details.ocsp_response, None);
@@ -615,7 +616,8 @@ fn random_message(rng: &mut Rng) -> Vec<u8> {
         22 => {
             // CertificateStatus: mostly the ocsp type with a length that fits, or nearly.
             let n = rng.below(120);
-            let len = if rng.chance(5) { (n as u32).wrapping_add(rng.below(3) as u32).wrapping_sub(1) } else { n as u32 };
+            let len =
+                if rng.chance(5) { (n as u32).wrapping_add(rng.below(3) as u32).wrapping_sub(1) } else { n as u32 };
             let mut b = vec![rng.pick(&[1, 1, 1, 2, 0])];
             b.extend_from_slice(&(len & 0xff_ffff).to_be_bytes()[1..]);
             b.extend(rng.bytes(n));

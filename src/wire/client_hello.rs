@@ -168,7 +168,7 @@ pub struct HelloOptions<'a> {
     pub alpn: &'a [&'a str],
     /// Append TLS_FALLBACK_SCSV (RFC 7507) to the suites.
     pub fallback_scsv: bool,
-    /// Ask for OCSP stapling, extended master secret and session tickets, and offer DEFLATE
+    /// Ask for OCSP stapling, SCTs, extended master secret and session tickets, and offer DEFLATE
     /// compression next to none (TLS 1.2 and older).
     pub ask_features: bool,
 }

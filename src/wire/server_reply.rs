@@ -667,14 +667,8 @@ mod tests {
         assert!(crate::ct::parse_sct_list(&[0, 9, 1]).is_err());
         // Broken CertificateStatus bodies: stapled, no response, a flight error, and the rest
         // of the flight still read.
-        let broken: [&[u8]; 6] = [
-            &[],
-            &[2, 0, 0, 1, 0x30],
-            &[1, 0, 0],
-            &[1, 0, 0, 3, 0x30],
-            &[1, 0, 0, 1, 0x30, 0],
-            &[1, 0, 0, 0],
-        ];
+        let broken: [&[u8]; 6] =
+            [&[], &[2, 0, 0, 1, 0x30], &[1, 0, 0], &[1, 0, 0, 3, 0x30], &[1, 0, 0, 1, 0x30, 0], &[1, 0, 0, 0]];
         for body in broken {
             let mut flight = server_hello(0x0303, 0xc02f, None);
             flight.extend(handshake(HS_CERTIFICATE_STATUS, body));
