@@ -252,7 +252,9 @@ pub enum SctSource {
 /// An SCT, where it was found, and the log it names if the bundled list knows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ObservedSct {
+    /// Where the SCT was found.
     pub source: SctSource,
+    /// The SCT as parsed.
     pub sct: Sct,
     /// `None` when the log id is not in the bundled list: a log kensa's snapshot predates or
     /// never listed, or a made-up id.
@@ -328,6 +330,7 @@ pub struct LogList {
     /// How the list was reduced and checked.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The logs: the newest list's first, then those taken from earlier lists.
     pub logs: Vec<KnownLog>,
 }
 
@@ -351,7 +354,9 @@ pub struct LogListSource {
 pub struct RepositoryFile {
     /// `owner/name` on GitHub.
     pub repo: String,
+    /// The file's path in the repository.
     pub path: String,
+    /// The full commit hash the file was read at.
     pub commit: String,
 }
 
@@ -361,8 +366,11 @@ pub struct RepositoryFile {
 pub struct KnownLog {
     /// SHA-256 of the log's public key, base64.
     pub log_id: String,
+    /// The list's name for the log, such as `Google 'Argon2026h2' log`.
     pub description: String,
+    /// The operator's name as the list gives it.
     pub operator: String,
+    /// The protocol the log speaks.
     pub api: LogApi,
     /// The RFC 6962 URL, or the submission URL of a static-ct-api log.
     #[serde(default)]
@@ -407,11 +415,17 @@ pub enum LogApi {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogState {
+    /// Applied for inclusion, not yet trusted.
     Pending,
+    /// Accepted, within its trial period before becoming usable.
     Qualified,
+    /// Fully trusted.
     Usable,
+    /// Trusted, but no longer accepting submissions.
     Readonly,
+    /// No longer trusted for SCTs issued after the state's timestamp.
     Retired,
+    /// Never trusted.
     Rejected,
 }
 

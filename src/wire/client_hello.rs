@@ -7,8 +7,8 @@
 //! asks for is set by [`HelloOptions`]: the plain hello of minimal mode carries only what a
 //! server needs to pick a suite and a virtual host; enumeration hellos also ask for OCSP
 //! stapling, signed certificate timestamps, ALPN, extended master secret, session tickets and
-//! compression, so that each reply shows those handshake facts at no extra connection. TLS 1.3 hellos
-//! ([`ClientHello::tls13`]) send an empty key_share, so the server names its group in a
+//! compression, so that each reply shows those handshake facts at no extra connection. TLS 1.3
+//! hellos ([`ClientHello::tls13`]) send an empty key_share, so the server names its group in a
 //! HelloRetryRequest and no key agreement is ever needed.
 
 use std::net::IpAddr;
@@ -168,8 +168,8 @@ pub struct HelloOptions<'a> {
     pub alpn: &'a [&'a str],
     /// Append TLS_FALLBACK_SCSV (RFC 7507) to the suites.
     pub fallback_scsv: bool,
-    /// Ask for OCSP stapling, SCTs, extended master secret and session tickets, and offer DEFLATE
-    /// compression next to none (TLS 1.2 and older).
+    /// Ask for OCSP stapling, SCTs, extended master secret and session tickets, and offer
+    /// DEFLATE compression next to none (TLS 1.2 and older).
     pub ask_features: bool,
 }
 
