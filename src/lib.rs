@@ -12,6 +12,7 @@ pub mod certificate;
 pub mod chain;
 pub mod checks;
 pub mod cli;
+pub mod ct;
 pub mod demo;
 pub mod evidence;
 pub mod i18n;

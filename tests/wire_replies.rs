@@ -20,10 +20,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kensa::evidence::{CertDer, HelloReply};
+use kensa::evidence::{Bytes, CertDer, HelloReply};
 use kensa::wire::deframer::{Transcript, MAX_REPLY_BYTES, TRANSCRIPT_CAP};
 use kensa::wire::server_reply::{
-    parse_certificate, parse_server_hello, parse_server_key_exchange, read_server_reply, KeyExchangeParams,
+    parse_certificate, parse_certificate_status, parse_server_hello, parse_server_key_exchange, read_server_reply,
+    KeyExchangeParams,
 };
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
@@ -229,6 +230,8 @@ const HS_SERVER_HELLO: u8 = 2;
 const HS_CERTIFICATE: u8 = 11;
 const HS_SERVER_KEY_EXCHANGE: u8 = 12;
 const HS_SERVER_HELLO_DONE: u8 = 14;
+const HS_CERTIFICATE_STATUS: u8 = 22;
+const EXT_SIGNED_CERTIFICATE_TIMESTAMP: u16 = 18;
 
 fn later(ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(ms)
@@ -451,6 +454,106 @@ async fn message_parsers_agree_with_the_flight() {
     }
 }
 
+/// A SignedCertificateTimestampList of `n` v1 SCTs with made-up log ids and signatures.
+fn sct_list(n: u8) -> Vec<u8> {
+    let mut list = Vec::new();
+    for i in 0..n {
+        let mut sct = vec![0];
+        sct.extend_from_slice(&[0xc0 | i; 32]);
+        sct.extend_from_slice(&(1_790_000_000_000u64 + u64::from(i)).to_be_bytes());
+        sct.extend_from_slice(&[0, 0, 4, 3, 0, 4, 0x30, 2, i, 0]);
+        list.extend_from_slice(&(sct.len() as u16).to_be_bytes());
+        list.extend(sct);
+    }
+    let mut out = (list.len() as u16).to_be_bytes().to_vec();
+    out.extend(list);
+    out
+}
+
+/// A ServerHello body with `typ`/`data` appended to its extension block (one is added if it
+/// had none).
+fn with_extension(hello: &[u8], typ: u16, data: &[u8]) -> Vec<u8> {
+    let sid = usize::from(hello[34]);
+    let block = 35 + sid + 3;
+    let mut out = hello[..block].to_vec();
+    let existing = hello.get(block + 2..).unwrap_or_default();
+    let mut ext = existing.to_vec();
+    ext.extend_from_slice(&typ.to_be_bytes());
+    ext.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    ext.extend_from_slice(data);
+    out.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    out.extend(ext);
+    out
+}
+
+fn handshake_message(typ: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![typ];
+    m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    m.extend_from_slice(body);
+    m
+}
+
+/// The tls12-ecdhe-rsa capture as a server with SCTs and a stapled response would send it:
+/// the SCT list in the ServerHello, a CertificateStatus after the Certificate.
+fn capture_with_scts_and_staple(sct: &[u8], ocsp: &[u8]) -> Vec<u8> {
+    let captures = load_captures();
+    let flight = &captures.iter().find(|c| c.name == "tls12-ecdhe-rsa").expect("capture").wire;
+    let mut payload = Vec::new();
+    for m in frames::handshake_messages(flight) {
+        let body = if m.typ == HS_SERVER_HELLO {
+            with_extension(&m.body, EXT_SIGNED_CERTIFICATE_TIMESTAMP, sct)
+        } else {
+            m.body
+        };
+        payload.extend(handshake_message(m.typ, &body));
+        if m.typ == HS_CERTIFICATE {
+            let mut status = vec![1];
+            status.extend_from_slice(&(ocsp.len() as u32).to_be_bytes()[1..]);
+            status.extend_from_slice(ocsp);
+            payload.extend(handshake_message(HS_CERTIFICATE_STATUS, &status));
+        }
+    }
+    let record = frames::Record { typ: RECORD_HANDSHAKE, version: 0x0303, payload };
+    frames::reframe(&frames::write(&[record]), 1 << 14)
+}
+
+/// A stapled OCSP response and SCTs in the ServerHello come back byte for byte, however the
+/// flight is framed, and a cut anywhere after the hello loses neither what had arrived.
+#[tokio::test]
+async fn stapled_ocsp_and_tls_extension_scts_come_back_exactly() {
+    // Any bytes do as the response: the reader keeps it verbatim, the checks parse it.
+    let ocsp: Vec<u8> = (0..3000u32).map(|i| (i * 7 + 1) as u8).collect();
+    let list = sct_list(3);
+    let wire = capture_with_scts_and_staple(&list, &ocsp);
+    let (whole, _) = reply_to(&wire).await;
+    let HelloReply::ServerHello { version: 0x0303, cipher_suite: 0xc02f, chain, details } = &whole else {
+        panic!("{whole:?}")
+    };
+    assert_eq!(chain.len(), 2);
+    assert_eq!(details.flight_error, None);
+    assert_eq!(details.group, Some(0x001d), "the ServerKeyExchange after the staple is read");
+    assert!(details.extensions.contains(&EXT_SIGNED_CERTIFICATE_TIMESTAMP));
+    assert_eq!(details.sct_list, Some(Bytes(list.clone())));
+    assert!(details.ocsp_stapled);
+    assert_eq!(details.ocsp_response, Some(Bytes(ocsp.clone())));
+    let scts = kensa::ct::parse_sct_list(&list).expect("the list parses");
+    assert_eq!(scts.len(), 3);
+    for n in [1, 2, 5, 64, 1000, 4096] {
+        let (reply, _) = reply_to(&frames::reframe(&wire, n)).await;
+        assert_eq!(reply, whole, "records of {n} bytes");
+    }
+    // Cut inside the staple: the SCTs (in the hello) stay, the response is not made up.
+    let mut payload: Vec<u8> = frames::records(&wire).0.into_iter().flat_map(|r| r.payload).collect();
+    let status_at = payload.windows(4).position(|w| w == [HS_CERTIFICATE_STATUS, 0, 0x0b, 0xbc]).expect("status");
+    payload.truncate(status_at + 100);
+    let (cut, _) =
+        reply_to(&frames::write(&[frames::Record { typ: RECORD_HANDSHAKE, version: 0x0303, payload }])).await;
+    let HelloReply::ServerHello { details, .. } = cut else { panic!("{cut:?}") };
+    assert_eq!(details.sct_list, Some(Bytes(list)));
+    assert_eq!(details.ocsp_response, None);
+    assert!(details.flight_error.is_some());
+}
+
 // ---------------------------------------------------------------------------------------
 // The property test.
 // ---------------------------------------------------------------------------------------
@@ -510,6 +613,16 @@ fn random_message(rng: &mut Rng) -> Vec<u8> {
     let body = match typ {
         2 => random_server_hello_body(rng),
         11 => random_certificate_body(rng),
+        22 => {
+            // CertificateStatus: mostly the ocsp type with a length that fits, or nearly.
+            let n = rng.below(120);
+            let len =
+                if rng.chance(5) { (n as u32).wrapping_add(rng.below(3) as u32).wrapping_sub(1) } else { n as u32 };
+            let mut b = vec![rng.pick(&[1, 1, 1, 2, 0])];
+            b.extend_from_slice(&(len & 0xff_ffff).to_be_bytes()[1..]);
+            b.extend(rng.bytes(n));
+            b
+        }
         _ => {
             let n = rng.below(200);
             rng.bytes(n)
@@ -551,7 +664,7 @@ fn random_server_hello_body(rng: &mut Rng) -> Vec<u8> {
     for _ in 0..rng.below(6) {
         let typ = {
             let wild = rng.next() as u16;
-            rng.pick(&[0u16, 5, 10, 11, 16, 23, 35, 43, 51, 0xff01, wild])
+            rng.pick(&[0u16, 5, 10, 11, 16, 18, 23, 35, 43, 51, 0xff01, wild])
         };
         let body = match typ {
             43 => rng.pick(&[vec![3, 4], vec![3, 3], vec![3], vec![]]),
@@ -569,6 +682,7 @@ fn random_server_hello_body(rng: &mut Rng) -> Vec<u8> {
                 }
                 s
             }
+            18 if rng.chance(2) => sct_list(rng.below(3) as u8),
             16 => {
                 let n = rng.below(10);
                 let name = rng.bytes(n);
@@ -784,6 +898,18 @@ fn check_reply(wire: &[u8], reply: &HelloReply, transcript: &Transcript) -> Resu
             if seen.len() != details.extensions.len() {
                 return Err("an extension listed twice".to_string());
             }
+            if details.ocsp_response.is_some() && !details.ocsp_stapled {
+                return Err("an OCSP response without a CertificateStatus".to_string());
+            }
+            if details.ocsp_response.as_ref().is_some_and(|r| r.0.is_empty() || r.0.len() > MAX_REPLY_BYTES) {
+                return Err("an empty or oversized OCSP response".to_string());
+            }
+            let sct_extension = details.extensions.contains(&EXT_SIGNED_CERTIFICATE_TIMESTAMP);
+            if details.sct_list.is_some() != sct_extension
+                || details.sct_list.as_ref().is_some_and(|l| l.0.len() > usize::from(u16::MAX))
+            {
+                return Err("an SCT list without its extension, or longer than one".to_string());
+            }
         }
         HelloReply::Malformed { reason } if reason.is_empty() => return Err("malformed without a reason".to_string()),
         HelloReply::Closed if !wire.is_empty() => return Err("closed although bytes arrived".to_string()),
@@ -830,6 +956,11 @@ fn run_parsers(rng: &mut Rng, wire: &[u8]) -> Result<(), String> {
             seen.dedup();
             if seen.len() != info.extensions.len() {
                 return Err("parse_server_hello listed an extension twice".to_string());
+            }
+        }
+        if let Ok(response) = parse_certificate_status(body) {
+            if response.is_empty() || response.len() + 4 != body.len() {
+                return Err("parse_certificate_status accepted inconsistent lengths".to_string());
             }
         }
         if let Ok(chain) = parse_certificate(body) {

@@ -6,9 +6,9 @@
 //! renegotiation SCSV instead of the extension (so SSLv3 servers see it too). What else it
 //! asks for is set by [`HelloOptions`]: the plain hello of minimal mode carries only what a
 //! server needs to pick a suite and a virtual host; enumeration hellos also ask for OCSP
-//! stapling, ALPN, extended master secret, session tickets and compression, so that each
-//! reply shows those handshake facts at no extra connection. TLS 1.3 hellos
-//! ([`ClientHello::tls13`]) send an empty key_share, so the server names its group in a
+//! stapling, signed certificate timestamps, ALPN, extended master secret, session tickets and
+//! compression, so that each reply shows those handshake facts at no extra connection. TLS 1.3
+//! hellos ([`ClientHello::tls13`]) send an empty key_share, so the server names its group in a
 //! HelloRetryRequest and no key agreement is ever needed.
 
 use std::net::IpAddr;
@@ -37,6 +37,8 @@ pub const EXT_PADDING: u16 = 21;
 pub const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
 /// Extension type: status_request (RFC 6066 §8).
 pub const EXT_STATUS_REQUEST: u16 = 5;
+/// Extension type: signed_certificate_timestamp (RFC 6962 §3.3.1).
+pub const EXT_SIGNED_CERTIFICATE_TIMESTAMP: u16 = 18;
 /// Extension type: application_layer_protocol_negotiation (RFC 7301).
 pub const EXT_ALPN: u16 = 16;
 /// Extension type: extended_master_secret (RFC 7627).
@@ -166,8 +168,8 @@ pub struct HelloOptions<'a> {
     pub alpn: &'a [&'a str],
     /// Append TLS_FALLBACK_SCSV (RFC 7507) to the suites.
     pub fallback_scsv: bool,
-    /// Ask for OCSP stapling, extended master secret and session tickets, and offer DEFLATE
-    /// compression next to none (TLS 1.2 and older).
+    /// Ask for OCSP stapling, SCTs, extended master secret and session tickets, and offer
+    /// DEFLATE compression next to none (TLS 1.2 and older).
     pub ask_features: bool,
 }
 
@@ -255,7 +257,8 @@ impl ClientHello {
         }
     }
 
-    /// SNI, supported_groups, and (if asked) status_request and ALPN.
+    /// SNI, supported_groups, and (if asked) status_request, signed_certificate_timestamp and
+    /// ALPN.
     fn push_common(&mut self, options: &HelloOptions<'_>, groups: &[u16]) -> Result<(), BuildError> {
         if let Some(host) = options.server_name.and_then(sni_host).transpose()? {
             self.extensions.push(Extension::server_name(&host));
@@ -265,6 +268,11 @@ impl ClientHello {
         if options.ask_features {
             // status_request: ocsp, no responder ids, no request extensions.
             self.extensions.push(Extension { typ: EXT_STATUS_REQUEST, body: vec![1, 0, 0, 0, 0] });
+            // An empty signed_certificate_timestamp: a server holding SCTs for its certificate
+            // answers with the list in its ServerHello up to TLS 1.2. TLS 1.3 puts them in the
+            // encrypted Certificate message, which a hand-built hello never reads; asking
+            // there costs nothing, as with status_request.
+            self.extensions.push(Extension { typ: EXT_SIGNED_CERTIFICATE_TIMESTAMP, body: Vec::new() });
         }
         if !options.alpn.is_empty() {
             self.extensions.push(Extension::alpn(options.alpn));
@@ -490,11 +498,20 @@ mod tests {
         assert_eq!(version, 0x0303);
         assert_eq!(offered, vec![0xc02f, 0x00ff, 0x5600]);
         let types: Vec<u16> = exts.iter().map(|e| u16::from(tls_parser::TlsExtensionType::from(e))).collect();
-        for wanted in
-            [EXT_STATUS_REQUEST, EXT_ALPN, EXT_EXTENDED_MASTER_SECRET, EXT_SESSION_TICKET, EXT_SUPPORTED_GROUPS]
-        {
+        for wanted in [
+            EXT_STATUS_REQUEST,
+            EXT_SIGNED_CERTIFICATE_TIMESTAMP,
+            EXT_ALPN,
+            EXT_EXTENDED_MASTER_SECRET,
+            EXT_SESSION_TICKET,
+            EXT_SUPPORTED_GROUPS,
+        ] {
             assert!(types.contains(&wanted), "extension {wanted} missing from {types:?}");
         }
+        let sct = hello.extensions.iter().find(|e| e.typ == EXT_SIGNED_CERTIFICATE_TIMESTAMP);
+        assert_eq!(sct.map(|e| e.body.len()), Some(0), "the SCT request is empty");
+        let status_at = types.iter().position(|t| *t == EXT_STATUS_REQUEST);
+        assert_eq!(types.get(status_at.unwrap() + 1), Some(&EXT_SIGNED_CERTIFICATE_TIMESTAMP));
         assert!(exts.iter().any(|e| matches!(e, TlsExtension::EllipticCurves(g) if g.len() == 2 && g[0].0 == 0x0017)));
         assert!(exts.iter().any(|e| matches!(e, TlsExtension::ALPN(p) if p.len() == 2 && p[0] == b"h2")));
     }

@@ -2,9 +2,10 @@
 //!
 //! Only the plaintext start of the flight matters to kensa. For TLS 1.0–1.2 and SSLv3 that is
 //! everything up to ServerHelloDone: the ServerHello (version, suite, compression and which
-//! extensions the server echoed), the Certificate (the chain served at that version), a
-//! CertificateStatus (a stapled OCSP response), and the ServerKeyExchange (the ECDHE curve
-//! or the size of the DHE prime). For TLS 1.3 it is the ServerHello or HelloRetryRequest
+//! extensions the server echoed, and the SCT list of its signed_certificate_timestamp
+//! extension), the Certificate (the chain served at that version), a CertificateStatus (the
+//! stapled OCSP response, kept verbatim), and the ServerKeyExchange (the ECDHE curve or the
+//! size of the DHE prime). For TLS 1.3 it is the ServerHello or HelloRetryRequest
 //! alone, whose key_share names the group; everything after it is encrypted. Nothing is
 //! ever sent back, so the server is left waiting for a reply that never comes.
 
@@ -15,10 +16,10 @@ use tls_parser::{
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
-use super::client_hello::{EXT_ALPN, EXT_KEY_SHARE, EXT_SUPPORTED_VERSIONS};
+use super::client_hello::{EXT_ALPN, EXT_KEY_SHARE, EXT_SIGNED_CERTIFICATE_TIMESTAMP, EXT_SUPPORTED_VERSIONS};
 use super::codec::Reader;
 use super::deframer::{Deframer, Message, Stop, Transcript};
-use crate::evidence::{CertDer, HelloDetails, HelloReply};
+use crate::evidence::{Bytes, CertDer, HelloDetails, HelloReply};
 
 /// Handshake type: HelloRequest.
 pub const HS_HELLO_REQUEST: u8 = 0;
@@ -34,6 +35,9 @@ pub const HS_CERTIFICATE_REQUEST: u8 = 13;
 pub const HS_SERVER_HELLO_DONE: u8 = 14;
 /// Handshake type: CertificateStatus (RFC 6066 §8).
 pub const HS_CERTIFICATE_STATUS: u8 = 22;
+
+/// CertificateStatusType: ocsp (RFC 6066 §8).
+pub const STATUS_TYPE_OCSP: u8 = 1;
 
 /// Alert description: handshake_failure.
 pub const ALERT_HANDSHAKE_FAILURE: u8 = 40;
@@ -79,6 +83,9 @@ pub struct ServerHelloInfo {
     pub group: Option<u16>,
     /// The protocol selected by ALPN.
     pub alpn: Option<String>,
+    /// The body of the signed_certificate_timestamp extension, verbatim: a TLS-encoded
+    /// SignedCertificateTimestampList, which [`crate::ct::parse_sct_list`] judges.
+    pub sct_list: Option<Vec<u8>>,
 }
 
 /// Decodes a ServerHello body (without the handshake header) completely, or says why not.
@@ -123,6 +130,7 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloInfo, String> {
         extensions: Vec::new(),
         group: None,
         alpn: None,
+        sct_list: None,
     };
     let mut r = Reader::new(ext.unwrap_or_default());
     while !r.is_empty() {
@@ -163,6 +171,9 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHelloInfo, String> {
                     _ => return Err("malformed ALPN in ServerHello".to_string()),
                 }
             }
+            // Opaque to the handshake: kept as sent, so that a broken list is evidence rather
+            // than a reason to lose the hello. Its length is bounded by the extension's.
+            EXT_SIGNED_CERTIFICATE_TIMESTAMP => info.sct_list = Some(data.to_vec()),
             _ => {}
         }
     }
@@ -183,6 +194,29 @@ pub fn parse_certificate(body: &[u8]) -> Result<Vec<CertDer>, String> {
         return Err("empty certificate in Certificate message".to_string());
     }
     Ok(contents.cert_chain.iter().map(|c| CertDer(c.data.to_vec())).collect())
+}
+
+/// The OCSPResponse carried by a CertificateStatus body (RFC 6066 §8): status_type ocsp, then
+/// a 24-bit length that the response must fill exactly. The response itself is not parsed
+/// here; it is evidence for the checks.
+pub fn parse_certificate_status(body: &[u8]) -> Result<&[u8], String> {
+    let mut r = Reader::new(body);
+    match r.u8() {
+        Some(STATUS_TYPE_OCSP) => {}
+        Some(other) => return Err(format!("CertificateStatus of unknown status type {other}")),
+        None => return Err("empty CertificateStatus".to_string()),
+    }
+    let response = r
+        .u24()
+        .and_then(|len| r.take(usize::try_from(len).ok()?))
+        .ok_or("CertificateStatus shorter than its OCSP response length")?;
+    if !r.is_empty() {
+        return Err("trailing bytes after the OCSP response in CertificateStatus".to_string());
+    }
+    if response.is_empty() {
+        return Err("empty OCSP response in CertificateStatus".to_string());
+    }
+    Ok(response)
 }
 
 /// The key-exchange parameters a ServerKeyExchange announces.
@@ -310,6 +344,7 @@ async fn interpret<R: AsyncRead + Unpin>(d: &mut Deframer<R>) -> HelloReply {
         compression: hello.compression,
         extensions: hello.extensions,
         alpn: hello.alpn,
+        sct_list: hello.sct_list.map(Bytes),
         ..HelloDetails::default()
     };
     // The version and suite are decided; the rest of the flight is a bonus. Whatever goes
@@ -339,8 +374,19 @@ async fn read_rest_of_flight<R: AsyncRead + Unpin>(
                 }
                 Err(e) => e,
             },
-            Ok(Message::Handshake { typ: HS_CERTIFICATE_STATUS, .. }) => {
+            Ok(Message::Handshake { typ: HS_CERTIFICATE_STATUS, body }) => {
+                // The server did staple something, readable or not; a body that is not one
+                // OCSP response is noted and the rest of the flight still read.
                 details.ocsp_stapled = true;
+                match parse_certificate_status(&body) {
+                    Ok(_) if details.ocsp_response.is_some() => {
+                        details.flight_error.get_or_insert_with(|| "CertificateStatus twice".to_string());
+                    }
+                    Ok(response) => details.ocsp_response = Some(Bytes(response.to_vec())),
+                    Err(e) => {
+                        details.flight_error.get_or_insert(e);
+                    }
+                }
                 continue;
             }
             Ok(Message::Handshake { typ: HS_SERVER_KEY_EXCHANGE, body }) => {
@@ -546,6 +592,8 @@ mod tests {
         assert_eq!(chain.len(), 1);
         assert_eq!(details.group, Some(0x001d));
         assert!(details.ocsp_stapled);
+        assert_eq!(details.ocsp_response, Some(Bytes(vec![0x30, 0])));
+        assert_eq!(details.sct_list, None);
         assert_eq!(details.extensions, vec![0xff01, 23, 35, 5]);
         assert_eq!(details.flight_error, None);
         // DHE-RSA with a 2048-bit prime.
@@ -554,6 +602,104 @@ mod tests {
         flight.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
         let (reply, _) = reply_to(&record(22, 0x0303, &flight)).await;
         assert!(matches!(reply, HelloReply::ServerHello { details: HelloDetails { dh_bits: Some(2048), .. }, .. }));
+    }
+
+    /// A SignedCertificateTimestampList of one SCT with a recognisable log id.
+    fn sct_list() -> Vec<u8> {
+        let mut sct = vec![0];
+        sct.extend_from_slice(&[0xab; 32]);
+        sct.extend_from_slice(&1_790_000_000_000u64.to_be_bytes());
+        sct.extend_from_slice(&[0, 0, 4, 3, 0, 3, 0x30, 1, 0]);
+        let mut list = ((sct.len() + 2) as u16).to_be_bytes().to_vec();
+        list.extend_from_slice(&(sct.len() as u16).to_be_bytes());
+        list.extend(sct);
+        list
+    }
+
+    fn extension(typ: u16, body: &[u8]) -> Vec<u8> {
+        let mut e = typ.to_be_bytes().to_vec();
+        e.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        e.extend_from_slice(body);
+        e
+    }
+
+    fn certificate_status(response: &[u8]) -> Vec<u8> {
+        let mut b = vec![STATUS_TYPE_OCSP];
+        b.extend_from_slice(&(response.len() as u32).to_be_bytes()[1..]);
+        b.extend_from_slice(response);
+        handshake(HS_CERTIFICATE_STATUS, &b)
+    }
+
+    #[tokio::test]
+    async fn stapled_ocsp_and_tls_extension_scts_are_kept_verbatim() {
+        let list = sct_list();
+        let ocsp = [0x30, 0x03, 0x0a, 0x01, 0x00]; // OCSPResponse { successful }, no body
+        let ext = [extension(0xff01, &[0]), extension(EXT_SIGNED_CERTIFICATE_TIMESTAMP, &list)].concat();
+        let mut flight = server_hello(0x0303, 0xc02f, Some(&ext));
+        flight.extend(certificate(&[b"leaf"]));
+        flight.extend(certificate_status(&ocsp));
+        flight.extend(handshake(HS_SERVER_KEY_EXCHANGE, &[3, 0, 0x1d, 32]));
+        flight.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
+        let (reply, _) = reply_to(&record(22, 0x0303, &flight)).await;
+        let HelloReply::ServerHello { details, chain, .. } = reply else { panic!("{reply:?}") };
+        assert_eq!(chain.len(), 1);
+        assert_eq!(details.extensions, vec![0xff01, EXT_SIGNED_CERTIFICATE_TIMESTAMP]);
+        assert_eq!(details.sct_list, Some(Bytes(list.clone())));
+        assert!(details.ocsp_stapled);
+        assert_eq!(details.ocsp_response, Some(Bytes(ocsp.to_vec())));
+        assert_eq!(details.flight_error, None);
+        assert_eq!(crate::ct::parse_sct_list(&list).map(|s| s[0].log_id), Ok([0xab; 32]));
+        // The same in the evidence's JSON, as hex, and back.
+        let json = serde_json::to_value(&details).unwrap();
+        assert_eq!(json["ocsp_response"], "30030a0100");
+        assert_eq!(serde_json::from_value::<HelloDetails>(json).unwrap(), details);
+    }
+
+    #[tokio::test]
+    async fn a_broken_sct_list_or_certificate_status_never_loses_the_hello() {
+        // An SCT extension whose list is garbage is still kept as sent: the checks judge it.
+        let ext = extension(EXT_SIGNED_CERTIFICATE_TIMESTAMP, &[0, 9, 1]);
+        let mut flight = server_hello(0x0303, 0xc02f, Some(&ext));
+        flight.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
+        let (reply, _) = reply_to(&record(22, 0x0303, &flight)).await;
+        let HelloReply::ServerHello { details, .. } = reply else { panic!("{reply:?}") };
+        assert_eq!(details.sct_list, Some(Bytes(vec![0, 9, 1])));
+        assert!(crate::ct::parse_sct_list(&[0, 9, 1]).is_err());
+        // Broken CertificateStatus bodies: stapled, no response, a flight error, and the rest
+        // of the flight still read.
+        let broken: [&[u8]; 6] =
+            [&[], &[2, 0, 0, 1, 0x30], &[1, 0, 0], &[1, 0, 0, 3, 0x30], &[1, 0, 0, 1, 0x30, 0], &[1, 0, 0, 0]];
+        for body in broken {
+            let mut flight = server_hello(0x0303, 0xc02f, None);
+            flight.extend(handshake(HS_CERTIFICATE_STATUS, body));
+            flight.extend(handshake(HS_SERVER_KEY_EXCHANGE, &[3, 0, 0x17, 32]));
+            flight.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
+            let (reply, _) = reply_to(&record(22, 0x0303, &flight)).await;
+            let HelloReply::ServerHello { details, .. } = reply else { panic!("{body:?}: {reply:?}") };
+            assert!(details.ocsp_stapled, "{body:?}");
+            assert_eq!(details.ocsp_response, None, "{body:?}");
+            assert!(details.flight_error.is_some_and(|e| e.contains("CertificateStatus")), "{body:?}");
+            assert_eq!(details.group, Some(0x0017), "{body:?}: the flight goes on");
+        }
+        // Two CertificateStatus messages: the first response stands.
+        let mut flight = server_hello(0x0303, 0xc02f, None);
+        flight.extend(certificate_status(&[0x30, 1]));
+        flight.extend(certificate_status(&[0x30, 2]));
+        flight.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
+        let (reply, _) = reply_to(&record(22, 0x0303, &flight)).await;
+        let HelloReply::ServerHello { details, .. } = reply else { panic!("{reply:?}") };
+        assert_eq!(details.ocsp_response, Some(Bytes(vec![0x30, 1])));
+        assert_eq!(details.flight_error.as_deref(), Some("CertificateStatus twice"));
+    }
+
+    #[test]
+    fn certificate_status_parser_is_total() {
+        assert_eq!(parse_certificate_status(&[1, 0, 0, 2, 0x30, 0]), Ok(&[0x30, 0][..]));
+        let good = [1, 0, 0, 3, 0x30, 1, 5];
+        for cut in 0..good.len() {
+            assert!(parse_certificate_status(&good[..cut]).is_err(), "{cut}");
+        }
+        assert!(parse_certificate_status(&[1, 0xff, 0xff, 0xff]).is_err());
     }
 
     #[tokio::test]
@@ -684,8 +830,10 @@ mod tests {
 
     #[tokio::test]
     async fn mutated_flights_never_panic() {
-        let mut flight = server_hello(0x0301, 0x002f, Some(RENEG_INFO));
+        let ext = [RENEG_INFO.to_vec(), extension(EXT_SIGNED_CERTIFICATE_TIMESTAMP, &sct_list())].concat();
+        let mut flight = server_hello(0x0301, 0x002f, Some(&ext));
         flight.extend(certificate(&[b"leaf", b"ca"]));
+        flight.extend(certificate_status(&[0x30, 3, 1, 2, 3]));
         flight.extend(handshake(HS_SERVER_HELLO_DONE, &[]));
         let base = record(22, 0x0301, &flight);
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
@@ -708,6 +856,7 @@ mod tests {
             let _ = reply_to(&wire).await;
             let _ = parse_server_hello(wire.get(9..).unwrap_or_default());
             let _ = parse_certificate(wire.get(9..).unwrap_or_default());
+            let _ = parse_certificate_status(wire.get(9..).unwrap_or_default());
             let _ = crate::wire::sslv2::parse_message(&wire);
         }
     }
