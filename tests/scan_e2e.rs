@@ -25,7 +25,7 @@ const ITEM: &str = "2-1.xii";
 /// The host name every scan pins to 127.0.0.1.
 const HOST: &str = "web.clinic.example";
 /// The checks the default profile runs for [`ITEM`].
-const ITEM_CHECKS: [&str; 27] = [
+const ITEM_CHECKS: [&str; 28] = [
     "tls.no-sslv2",
     "tls.no-sslv3",
     "tls.no-tls10",
@@ -50,6 +50,7 @@ const ITEM_CHECKS: [&str; 27] = [
     "cert.key-strength",
     "cert.signature-hash",
     "cert.usage",
+    "cert.transparency",
     "cert.revocation",
     "cert.must-staple",
     "cert.validation-type",
@@ -340,7 +341,7 @@ async fn compliant_tls12_and_tls13_with_ca_issued_certificate() {
         // The validation level is information, never a pass or a failure; revocation is
         // not asked without --revocation and nothing was stapled.
         let expected = match check {
-            "cert.validation-type" => "info",
+            "cert.validation-type" | "cert.transparency" => "info",
             "cert.revocation" => "not_run",
             _ => "pass",
         };

@@ -10,6 +10,7 @@ pub mod chain_review;
 mod protocol;
 mod revocation;
 mod suites;
+mod transparency;
 
 pub use suites::{DHE_FAIL_BELOW_BITS, DHE_WARN_BELOW_BITS};
 
@@ -290,6 +291,12 @@ pub static REGISTRY: &[CheckDef] = &[
         title_en: "Certificate usage fits (basicConstraints, keyUsage, serverAuth)",
         title_ja: "証明書の用途が適切（basicConstraints・keyUsage・serverAuth）",
         run: certificate::usage,
+    },
+    CheckDef {
+        id: "cert.transparency",
+        title_en: "Certificate Transparency: SCTs from at least two logs",
+        title_ja: "証明書の透明性（CT）: 2つ以上のログのSCT",
+        run: transparency::transparency,
     },
     CheckDef {
         id: "cert.revocation",
