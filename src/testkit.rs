@@ -4,6 +4,7 @@
 //! handle is dropped.
 
 pub mod http;
+pub mod pki;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -187,6 +188,25 @@ pub async fn spawn_tls_server_on(
     identity: Identity,
     versions: &[&'static SupportedProtocolVersion],
 ) -> Result<RunningServer, String> {
+    spawn_stapling_server_on(bind, identity, Vec::new(), versions).await
+}
+
+/// [`spawn_tls_server`] that staples `ocsp_response` (DER OCSPResponse) to every handshake
+/// whose client asks for it.
+pub async fn spawn_stapling_server(
+    identity: Identity,
+    ocsp_response: Vec<u8>,
+    versions: &[&'static SupportedProtocolVersion],
+) -> Result<RunningServer, String> {
+    spawn_stapling_server_on(SocketAddr::from(([127, 0, 0, 1], 0)), identity, ocsp_response, versions).await
+}
+
+async fn spawn_stapling_server_on(
+    bind: SocketAddr,
+    identity: Identity,
+    ocsp_response: Vec<u8>,
+    versions: &[&'static SupportedProtocolVersion],
+) -> Result<RunningServer, String> {
     if !bind.ip().is_loopback() {
         return Err(format!("test servers listen on loopback only, not {bind}"));
     }
@@ -194,7 +214,7 @@ pub async fn spawn_tls_server_on(
         .with_protocol_versions(versions)
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
-        .with_single_cert(identity.chain, identity.key)
+        .with_single_cert_with_ocsp(identity.chain, identity.key, ocsp_response)
         .map_err(|e| e.to_string())?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
