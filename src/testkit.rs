@@ -4,6 +4,7 @@
 //! handle is dropped.
 
 pub mod http;
+pub mod pki;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
