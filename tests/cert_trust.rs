@@ -827,7 +827,7 @@ async fn rsa_1024_leaf_fails_key_strength() {
     let judged = Judged::new(scan_host(server.addr).await);
     judged.expect("cert.key-strength", CheckStatus::Fail, &["#0 CN=web.clinic.example", "RSA 1024 is too weak"]);
     // rustls cannot verify a handshake signature made with a 1024-bit key: possession unproven.
-    judged.expect("cert.trusted", CheckStatus::Fail, &[]);
+    judged.expect("cert.trusted", CheckStatus::Fail, &["did not prove it holds the certificate's key"]);
     assert_eq!(judged.item(), ItemStatus::NonCompliant);
 }
 
