@@ -212,7 +212,7 @@ pub fn read_certificate(der: &[u8]) -> Result<CertificateFacts, String> {
     let signature_oid = cert.signature_algorithm.algorithm.to_id_string();
     let signature_algorithm = x509_parser::objects::oid2sn(&cert.signature_algorithm.algorithm, oid_registry())
         .map(str::to_string)
-        .unwrap_or_else(|_| signature_oid.clone());
+        .unwrap_or_else(|_| signature_name(&signature_oid));
     let basic_constraints = match cert.basic_constraints() {
         Ok(bc) => bc.map(|bc| BasicConstraintsFacts { ca: bc.value.ca, path_len: bc.value.path_len_constraint }),
         Err(e) => {
@@ -418,6 +418,15 @@ fn hash_of(signature_oid: &str) -> SignatureHash {
         "1.2.840.113549.1.1.10" => SignatureHash::Unknown,
         "1.3.101.112" | "1.3.101.113" => SignatureHash::Intrinsic,
         _ => SignatureHash::Unknown,
+    }
+}
+
+/// Names for signature OIDs the registry lacks.
+fn signature_name(oid: &str) -> String {
+    match oid {
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1".to_string(),
+        "1.2.840.10040.4.3" => "dsa-with-SHA1".to_string(),
+        other => other.to_string(),
     }
 }
 

@@ -202,7 +202,7 @@ fn build_path(
         }
         // Served certificates first (in served order), then fetched ones.
         let next = candidates.iter().position(|c| {
-            c.facts.subject_raw == current.facts.issuer_raw && signed_by(&current.der, &c.facts_spki_der())
+            c.facts.subject_raw == current.facts.issuer_raw && may_have_signed(&current.der, &c.facts_spki_der())
         });
         if let Some(index) = next {
             let issuer = candidates.remove(index);
@@ -231,15 +231,39 @@ fn spki_der(cert: &CertDer) -> Option<Vec<u8>> {
     Some(parsed.tbs_certificate.subject_pki.raw.to_vec())
 }
 
-/// Whether `cert`'s signature verifies with the public key in `issuer_spki` (DER).
-fn signed_by(cert: &CertDer, issuer_spki: &[u8]) -> bool {
+/// What checking `cert`'s signature with a candidate issuer's key showed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SignatureLink {
+    Verified,
+    /// The algorithm cannot be verified here (ring has no ECDSA with SHA-1, for example):
+    /// the issuer name alone links them, and the signature-hash rule reports the algorithm.
+    Unverifiable,
+    Mismatch,
+}
+
+fn signature_link(cert: &CertDer, issuer_spki: &[u8]) -> SignatureLink {
     let Ok((_, parsed)) = X509Certificate::from_der(&cert.0) else {
-        return false;
+        return SignatureLink::Mismatch;
     };
     let Ok((_, spki)) = SubjectPublicKeyInfo::from_der(issuer_spki) else {
-        return false;
+        return SignatureLink::Mismatch;
     };
-    parsed.verify_signature(Some(&spki)).is_ok()
+    match parsed.verify_signature(Some(&spki)) {
+        Ok(()) => SignatureLink::Verified,
+        Err(X509Error::SignatureUnsupportedAlgorithm) => SignatureLink::Unverifiable,
+        Err(_) => SignatureLink::Mismatch,
+    }
+}
+
+/// Whether `cert`'s signature verifies with the public key in `issuer_spki` (DER).
+fn signed_by(cert: &CertDer, issuer_spki: &[u8]) -> bool {
+    signature_link(cert, issuer_spki) == SignatureLink::Verified
+}
+
+/// Whether the key in `issuer_spki` signed `cert`, or may have (an algorithm that cannot be
+/// verified here is not taken as proof of a different issuer).
+fn may_have_signed(cert: &CertDer, issuer_spki: &[u8]) -> bool {
+    signature_link(cert, issuer_spki) != SignatureLink::Mismatch
 }
 
 /// Self-issued and signed with its own key.
@@ -277,7 +301,7 @@ fn anchor_issuing(
                 return None;
             }
             let spki = sequence(anchor.subject_public_key_info.as_ref());
-            signed_by(der, &spki).then(|| (*store, facts.issuer.clone()))
+            may_have_signed(der, &spki).then(|| (*store, facts.issuer.clone()))
         })
     })
 }

@@ -436,10 +436,6 @@ async fn sha1_signed_intermediate_fails_signature_hash() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: an ecdsa-with-SHA1 intermediate makes cert.chain-complete fail with \
-            'issuer ... was not served and no AIA URL names it' although its issuer is the --ca-file \
-            root: chain::analyse needs a verified signature to link a certificate to its issuer, and \
-            x509-parser/ring cannot verify ECDSA with SHA-1; the signature hash is also named by OID"]
 async fn ecdsa_sha1_intermediate_is_not_an_incomplete_chain() {
     if skip_without_openssl("ecdsa_sha1_intermediate_is_not_an_incomplete_chain") {
         return;
@@ -728,9 +724,6 @@ async fn rsa_and_ecdsa_certificates_are_both_captured_and_judged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: the failing RSA chain is labelled 'chain served over TLS 1.2', not as the RSA chain: \
-            the TLS 1.2 suite enumeration (RSA-only suite bundles) sees the RSA certificate first, and \
-            ServedChain::absorb drops the RsaSignatures variant label when a plain capture saw the chain"]
 async fn expired_rsa_certificate_is_labelled_as_the_rsa_chain() {
     if skip_without_openssl("expired_rsa_certificate_is_labelled_as_the_rsa_chain") {
         return;

@@ -42,7 +42,12 @@ pub(super) fn each_chain(
     let worst = results.iter().map(|(_, r)| r.status).max().unwrap_or(CheckStatus::Indeterminate);
     let index = results.iter().position(|(_, r)| r.status == worst).unwrap_or(0);
     let (view, result) = results.swap_remove(index);
-    let label = capture_label(view);
+    // Several chains: name the failing one by its key too (RSA and ECDSA certificates are
+    // often captured over the same version).
+    let label = match view.leaf() {
+        Some(leaf) => format!("{} ({} leaf)", capture_label(view), leaf.facts.key.label()),
+        None => capture_label(view),
+    };
     let message = Text::new(
         format!("{} [chain served over {label}; {count} different chains]", result.message.en),
         format!("{}［{label}で提示されたチェーン、チェーンは{count}種類］", result.message.ja),
