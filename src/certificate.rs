@@ -421,6 +421,21 @@ fn hash_of(signature_oid: &str) -> SignatureHash {
     }
 }
 
+/// A DER TLV with a definite, minimal length (for the few places kensa writes DER itself).
+pub fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let length = content.len();
+    if length < 0x80 {
+        out.push(length as u8);
+    } else {
+        let bytes: Vec<u8> = length.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
 /// Names for signature OIDs the registry lacks.
 fn signature_name(oid: &str) -> String {
     match oid {

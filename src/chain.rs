@@ -328,17 +328,7 @@ fn der_content(der: &[u8]) -> Option<&[u8]> {
 
 /// Wraps content in a DER SEQUENCE header.
 fn sequence(content: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x30];
-    let length = content.len();
-    if length < 0x80 {
-        out.push(length as u8);
-    } else {
-        let bytes: Vec<u8> = length.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
+    crate::certificate::der_tlv(0x30, content)
 }
 
 #[cfg(test)]

@@ -124,14 +124,7 @@ mod tests {
     fn leaf_with_scts(log_ids: &[[u8; 32]]) -> CertDer {
         let mut params = rcgen::CertificateParams::new(vec!["ct.example".to_string()]).expect("params");
         let list = sct_list(log_ids);
-        // DER OCTET STRING with the minimal length form.
-        let mut octets = vec![0x04];
-        match list.len() {
-            n if n < 0x80 => octets.push(n as u8),
-            n if n < 0x100 => octets.extend([0x81, n as u8]),
-            n => octets.extend([0x82, (n >> 8) as u8, n as u8]),
-        }
-        octets.extend(list);
+        let octets = crate::certificate::der_tlv(0x04, &list);
         params.custom_extensions =
             vec![rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2], octets)];
         let key = rcgen::KeyPair::generate().expect("key");

@@ -575,17 +575,7 @@ pub fn certificates_pem(certificates: &[&CertificateDer<'_>]) -> String {
 
 /// A DER TLV with a definite length.
 pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let length = content.len();
-    if length < 0x80 {
-        out.push(length as u8);
-    } else {
-        let bytes: Vec<u8> = length.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
+    crate::certificate::der_tlv(tag, content)
 }
 
 /// A dotted OID as its arcs.
