@@ -164,12 +164,36 @@ fn judge_queries(endpoint: &EndpointEvidence, cert: &PathCertificate, issuer: &P
 
 /// Combines a certificate's answers: a trustworthy "revoked" or "good" decides; an
 /// unreachable source leaves it open only when nothing else answered.
-fn combine(answers: Vec<Answer>) -> Option<Answer> {
+fn combine(mut answers: Vec<Answer>) -> Option<Answer> {
     let decisive = |a: &Answer| matches!(a.status, CheckStatus::Fail | CheckStatus::Pass | CheckStatus::Warn);
-    let mut answers = answers;
     answers.sort_by_key(|a| std::cmp::Reverse((decisive(a), a.status)));
-    let mut iter = answers.into_iter();
-    iter.next()
+    answers.into_iter().next()
+}
+
+/// Why the leaf has no answer: not asked, nothing to ask, or its issuer missing.
+fn unanswered_leaf(leaf: &PathCertificate, context: &CheckContext<'_>) -> Answer {
+    let no_pointer = leaf.facts.ocsp_responders.is_empty() && leaf.facts.crl_urls.is_empty();
+    match (context.revocation, no_pointer) {
+        (true, true) => answer(
+            CheckStatus::Info,
+            "the certificate names no OCSP responder or CRL: revocation cannot be checked (usual for private CAs)"
+                .into(),
+            "証明書にOCSP応答者もCRLもなく失効を確認できない（私的CAでは一般的）".into(),
+            json!(null),
+        ),
+        (true, false) => answer(
+            CheckStatus::Indeterminate,
+            "revocation could not be asked: the issuer certificate is not on the path".into(),
+            "発行者の証明書がパス上にないため失効を問い合わせられない".into(),
+            json!(null),
+        ),
+        (false, _) => answer(
+            CheckStatus::NotRun,
+            "no OCSP response stapled; responders not asked (use --revocation)".into(),
+            "OCSP応答のステープルなし。失効の問い合わせは未実施（--revocationで実施）".into(),
+            json!(null),
+        ),
+    }
 }
 
 pub(super) fn revocation(endpoint: &EndpointEvidence, context: &CheckContext<'_>) -> CheckResult {
@@ -203,39 +227,15 @@ fn revocation_chain(endpoint: &EndpointEvidence, view: &ChainView<'_>, context: 
             per_certificate.push((index, cert.facts.subject.clone(), answer));
         }
     }
+    // A leaf nobody answered about is never covered by its issuers' answers: why it was
+    // not checked is a result of its own.
+    if !per_certificate.iter().any(|(index, _, _)| *index == 0) {
+        per_certificate.insert(0, (0, leaf.facts.subject.clone(), unanswered_leaf(leaf, context)));
+    }
     let evidence = json!(per_certificate
         .iter()
         .map(|(index, subject, a)| json!({"index": index, "subject": subject, "status": a.status, "evidence": a.evidence}))
         .collect::<Vec<_>>());
-    if per_certificate.is_empty() {
-        let no_pointer = leaf.facts.ocsp_responders.is_empty() && leaf.facts.crl_urls.is_empty();
-        return match (context.revocation, no_pointer) {
-            (true, true) => CheckResult::new(
-                CheckStatus::Info,
-                Text::new(
-                    "the certificate names no OCSP responder or CRL: revocation cannot be checked (usual for private CAs)",
-                    "証明書にOCSP応答者もCRLもなく失効を確認できない（私的CAでは一般的）",
-                ),
-                evidence,
-            ),
-            (true, false) => CheckResult::new(
-                CheckStatus::Indeterminate,
-                Text::new(
-                    "revocation could not be asked: the issuer certificate is not on the path",
-                    "発行者の証明書がパス上にないため失効を問い合わせられない",
-                ),
-                evidence,
-            ),
-            (false, _) => CheckResult::new(
-                CheckStatus::NotRun,
-                Text::new(
-                    "no OCSP response stapled; responders not asked (use --revocation)",
-                    "OCSP応答のステープルなし。失効の問い合わせは未実施（--revocationで実施）",
-                ),
-                evidence,
-            ),
-        };
-    }
     let worst = per_certificate.iter().map(|(_, _, a)| a.status).max().unwrap_or(CheckStatus::Indeterminate);
     let listed: Vec<&(usize, String, Answer)> = per_certificate.iter().filter(|(_, _, a)| a.status == worst).collect();
     let en: Vec<String> = listed.iter().map(|(i, s, a)| format!("#{i} {s}: {}", a.message.en)).collect();
