@@ -14,6 +14,8 @@ pub mod checks;
 pub mod cli;
 pub mod ct;
 pub mod demo;
+pub mod domain;
+pub mod drift;
 pub mod evidence;
 pub mod i18n;
 pub mod input;

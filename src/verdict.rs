@@ -163,6 +163,8 @@ impl Assessment {
     ///     extra_roots: vec![],
     ///     system_roots: vec![],
     ///     targets: vec![],
+    ///     domains: None,
+    ///     baseline: None,
     /// };
     /// let assessment = Assessment::evaluate(&Profile::embedded(), &evidence);
     /// assert_eq!(assessment.item("2-1.xii").unwrap().status, ItemStatus::Indeterminate);

@@ -256,6 +256,8 @@ fn evidence_for(endpoint: EndpointEvidence, mode: ScanMode) -> ScanEvidence {
             },
             endpoints: vec![endpoint],
         }],
+        domains: None,
+        baseline: None,
     }
 }
 

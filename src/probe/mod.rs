@@ -201,6 +201,8 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
         extra_roots: request.extra_roots.clone(),
         system_roots: request.system_roots.clone(),
         targets,
+        domains: None,
+        baseline: None,
     }
 }
 

@@ -10,6 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
+pub mod domain;
+
 /// Version tag of the evidence format. Bump on any incompatible change.
 pub const EVIDENCE_SCHEMA: &str = "kensa.evidence/1";
 
@@ -30,6 +32,13 @@ pub struct ScanEvidence {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub system_roots: Vec<CertDer>,
     pub targets: Vec<TargetEvidence>,
+    /// Registration, delegation, DNSSEC, CNAME and CAA facts of the targets' domains; absent
+    /// when the survey was not run (`--no-domain`, or a library caller that did not ask).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domains: Option<domain::DomainSurvey>,
+    /// What a previous scan (`--baseline`) showed, reduced to the facts drift is judged on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::drift::Snapshot>,
 }
 
 /// The options that shaped a run, recorded for the report and for reproducibility.
