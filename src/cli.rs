@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use std::io::IsTerminal;
 
-use crate::checks::ExpiryThresholds;
+use crate::checks::{DomainExpiryThresholds, ExpiryThresholds};
 use crate::evidence::{AddressFamily, CertDer, ScanEvidence, ScanMode};
 use crate::i18n::Lang;
 use crate::probe::gate::Politeness;
@@ -156,6 +156,12 @@ pub struct OutputArgs {
     /// Fail when a certificate in the path expires within this many days.
     #[arg(long, value_name = "DAYS", default_value_t = ExpiryThresholds::default().fail_days)]
     pub expiry_fail_days: i64,
+    /// Warn when a domain registration expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = DomainExpiryThresholds::default().warn_days)]
+    pub domain_expiry_warn_days: i64,
+    /// Fail when a domain registration expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = DomainExpiryThresholds::default().fail_days)]
+    pub domain_expiry_fail_days: i64,
 }
 
 impl OutputArgs {
@@ -167,7 +173,17 @@ impl OutputArgs {
                  0 <= fail <= warn <= 3650"
             )));
         }
-        Ok(JudgingOptions { expiry: ExpiryThresholds { warn_days, fail_days } })
+        let (domain_warn, domain_fail) = (self.domain_expiry_warn_days, self.domain_expiry_fail_days);
+        if !(0..=3650).contains(&domain_fail) || !(domain_fail..=3650).contains(&domain_warn) {
+            return Err(InputError(format!(
+                "--domain-expiry-fail-days ({domain_fail}) and --domain-expiry-warn-days ({domain_warn}) must \
+                 satisfy 0 <= fail <= warn <= 3650"
+            )));
+        }
+        Ok(JudgingOptions {
+            expiry: ExpiryThresholds { warn_days, fail_days },
+            domain_expiry: DomainExpiryThresholds { warn_days: domain_warn, fail_days: domain_fail },
+        })
     }
 }
 

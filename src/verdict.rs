@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{self, CheckContext, CheckStatus, ExpiryThresholds};
+use crate::checks::{self, CheckContext, CheckDef, CheckRun, CheckStatus, DomainExpiryThresholds, ExpiryThresholds};
 use crate::evidence::ScanEvidence;
 use crate::i18n::{Lang, Text};
 use crate::profile::{EvidenceKind, Item, Profile};
@@ -109,18 +109,23 @@ pub struct Assessment {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct JudgingOptions {
     pub expiry: ExpiryThresholds,
+    /// When a domain's approaching expiry becomes a warning, then a failure.
+    pub domain_expiry: DomainExpiryThresholds,
 }
 
 impl JudgingOptions {
     /// The check context for `evidence` with these options and `stores` built from it
     /// (see [`JudgingOptions::stores`]).
-    pub fn context<'a>(&self, evidence: &ScanEvidence, stores: &'a TrustStores) -> CheckContext<'a> {
+    pub fn context<'a>(&self, evidence: &'a ScanEvidence, stores: &'a TrustStores) -> CheckContext<'a> {
         CheckContext {
             stores,
             mode: evidence.settings.mode,
             fetch: evidence.settings.fetch,
             revocation: evidence.settings.revocation,
             expiry: self.expiry,
+            domain_expiry: self.domain_expiry,
+            survey: evidence.domains.as_ref(),
+            baseline: evidence.baseline.as_ref(),
         }
     }
 
@@ -181,8 +186,13 @@ impl Assessment {
         let context = options.context(evidence, &stores);
         let mut findings = Vec::new();
         for item in profile.items.iter().filter(|i| !i.checks.is_empty()) {
-            for target in &evidence.targets {
-                if target.endpoints.is_empty() {
+            let defs: Vec<(&String, &CheckDef)> =
+                item.checks.iter().filter_map(|id| checks::find(id).map(|def| (id, def))).collect();
+            // A target that produced no endpoint leaves its endpoint checks unanswered; say
+            // so once per item. Domain and host checks still judge it (a name that does not
+            // resolve may be exactly the dangling record they look for).
+            if defs.iter().any(|(_, def)| matches!(def.run, CheckRun::Endpoint(_))) {
+                for target in evidence.targets.iter().filter(|t| t.endpoints.is_empty()) {
                     let why = target.resolution.error.clone().unwrap_or_else(|| "no address to probe".to_string());
                     findings.push(Finding {
                         item_id: item.id.clone(),
@@ -197,21 +207,19 @@ impl Assessment {
                         evidence: serde_json::to_value(&target.resolution).unwrap_or_default(),
                     });
                 }
-                for endpoint in &target.endpoints {
-                    for check_id in &item.checks {
-                        let Some(def) = checks::find(check_id) else { continue };
-                        let result = checks::run(def, endpoint, &context);
-                        let status = item.raised(check_id, result.status);
-                        findings.push(Finding {
-                            item_id: item.id.clone(),
-                            check_id: check_id.clone(),
-                            endpoint: endpoint.label(),
-                            status,
-                            raised_from: (status != result.status).then_some(result.status),
-                            message: result.message,
-                            evidence: result.evidence,
-                        });
-                    }
+            }
+            for (check_id, def) in defs {
+                for (subject, result) in checks::run_on_scan(def, evidence, &context) {
+                    let status = item.raised(check_id, result.status);
+                    findings.push(Finding {
+                        item_id: item.id.clone(),
+                        check_id: check_id.clone(),
+                        endpoint: subject,
+                        status,
+                        raised_from: (status != result.status).then_some(result.status),
+                        message: result.message,
+                        evidence: result.evidence,
+                    });
                 }
             }
         }
@@ -285,6 +293,17 @@ fn roll_up(item: &Item, findings: &[&Finding]) -> ItemVerdict {
                     "このプロファイルではこの項目の兆候をまだ収集しないため申告が必要",
                 ),
             )
+        }
+        EvidenceKind::Signal if findings.is_empty() => {
+            // The signals were not gathered (no domain survey, no host name among the
+            // targets): nothing was measured, so the item stays with its declaration.
+            return verdict(
+                ItemStatus::DeclarationNeeded,
+                Text::new(
+                    "no signal was gathered for this item in this scan (e.g. --no-domain, or no host name among the targets); a declaration is needed",
+                    "この検査ではこの項目の兆候を収集していない（--no-domain、または対象にホスト名がない等）ため申告が必要",
+                ),
+            );
         }
         EvidenceKind::Signal | EvidenceKind::Probe => {}
     }

@@ -63,7 +63,7 @@ fn capture_label(view: &ChainView<'_>) -> String {
     }
 }
 
-fn result(
+pub(super) fn result(
     status: CheckStatus,
     en: impl Into<String>,
     ja: impl Into<String>,
@@ -73,7 +73,7 @@ fn result(
 }
 
 /// The leaf's identity in evidence.
-fn leaf_summary(view: &ChainView<'_>) -> serde_json::Value {
+pub(super) fn leaf_summary(view: &ChainView<'_>) -> serde_json::Value {
     match view.leaf() {
         Some(leaf) => json!({
             "subject": leaf.facts.subject,
@@ -85,7 +85,7 @@ fn leaf_summary(view: &ChainView<'_>) -> serde_json::Value {
 }
 
 /// The leaf could not be read: every certificate check is indeterminate.
-fn unreadable(view: &ChainView<'_>) -> Option<CheckResult> {
+pub(super) fn unreadable(view: &ChainView<'_>) -> Option<CheckResult> {
     match &view.analysis.end {
         PathEnd::Unreadable { position, reason } if view.analysis.path.is_empty() => Some(result(
             CheckStatus::Indeterminate,
@@ -428,7 +428,7 @@ fn is_over_broad_wildcard(name: &str) -> bool {
 
 /// RFC 6125 §6.4.3 as browsers apply it: `*` only as the whole left-most label, matching
 /// exactly one label.
-fn wildcard_covers(pattern: &str, name: &str) -> bool {
+pub(super) fn wildcard_covers(pattern: &str, name: &str) -> bool {
     let Some(rest) = pattern.strip_prefix("*.") else {
         return false;
     };

@@ -436,6 +436,15 @@ impl TlsVersion {
     pub const LEGACY: [TlsVersion; 4] = [TlsVersion::Ssl2, TlsVersion::Ssl3, TlsVersion::Tls10, TlsVersion::Tls11];
     /// The versions probed with rustls, newest first.
     pub const MODERN: [TlsVersion; 2] = [TlsVersion::Tls13, TlsVersion::Tls12];
+    /// Every version, oldest first.
+    pub const ALL: [TlsVersion; 6] = [
+        TlsVersion::Ssl2,
+        TlsVersion::Ssl3,
+        TlsVersion::Tls10,
+        TlsVersion::Tls11,
+        TlsVersion::Tls12,
+        TlsVersion::Tls13,
+    ];
 
     /// The on-the-wire version number (SSLv2 uses 0x0002).
     pub fn wire(self) -> u16 {
@@ -451,9 +460,7 @@ impl TlsVersion {
 
     /// The version with this wire number, if kensa knows it.
     pub fn from_wire(wire: u16) -> Option<TlsVersion> {
-        [TlsVersion::Ssl2, TlsVersion::Ssl3, TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12, TlsVersion::Tls13]
-            .into_iter()
-            .find(|v| v.wire() == wire)
+        TlsVersion::ALL.into_iter().find(|v| v.wire() == wire)
     }
 
     /// Human name: `SSLv3`, `TLS 1.2`…
