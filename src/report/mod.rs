@@ -3,6 +3,7 @@
 //! [`Report`] gathers what both formats show — the profile, per-endpoint facts derived from
 //! evidence, findings and item verdicts — so the renderers only lay it out.
 
+pub mod domains;
 pub mod json;
 pub mod text;
 

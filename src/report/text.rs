@@ -16,7 +16,7 @@ use crate::trust::TrustVerdict;
 use crate::verdict::ItemStatus;
 
 /// Picks the English or Japanese form of a label.
-fn tr(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
+pub(super) fn tr(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
     match lang {
         Lang::En => en,
         Lang::Ja => ja,
@@ -63,6 +63,7 @@ pub fn render(report: &Report<'_>) -> String {
     for facts in &endpoints {
         render_endpoint(&mut out, report, facts);
     }
+    super::domains::render_text(&mut out, report);
 
     let _ = writeln!(out, "\n== {} ==", tr(lang, "Guideline items", "指針の項目"));
     let mut section = "";
@@ -165,7 +166,10 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
         render_chain(out, lang, chain);
     }
     render_suites(out, lang, facts);
-    for item in report.profile.items.iter().filter(|i| !i.checks.is_empty()) {
+    let judged_here = |item: &crate::profile::Item| {
+        report.assessment.findings.iter().any(|f| f.item_id == item.id && f.endpoint == facts.endpoint)
+    };
+    for item in report.profile.items.iter().filter(|i| !i.checks.is_empty() && judged_here(i)) {
         if let Some(status) = report.assessment.item_status_for_endpoint(&item.id, &facts.endpoint, report.profile) {
             let _ = writeln!(out, "  {} {} {}", pad(&item.id, 16), status_mark(status), status.label(lang));
         }
@@ -427,7 +431,7 @@ fn status_mark(status: ItemStatus) -> &'static str {
     }
 }
 
-fn check_mark(status: CheckStatus) -> &'static str {
+pub(super) fn check_mark(status: CheckStatus) -> &'static str {
     match status {
         CheckStatus::Pass => "✔",
         CheckStatus::NotRun => "-",
