@@ -201,7 +201,7 @@ async fn load_bootstrap_from_a_file_and_from_a_local_url() {
 async fn a_thin_registry_answer_is_completed_by_the_registrar_once() {
     let servers = com_servers("verisign-example-com.json").await;
     let base = servers.registry.url("/com/v1/");
-    let lookups = lookup("Example.COM.", &[base.clone()], &fetcher(), timeout()).await;
+    let lookups = lookup("Example.COM.", std::slice::from_ref(&base), &fetcher(), timeout()).await;
     assert_eq!(lookups.len(), 2, "{lookups:#?}");
 
     let registry = &lookups[0];
@@ -305,7 +305,7 @@ async fn a_cctld_answer_without_iana_id() {
     let server = HttpServer::new().route("/domain/example.no", ok_json(body)).start().await.expect("server starts");
     // A hand-written base without the trailing slash.
     let base = format!("http://{}", server.addr);
-    let lookups = lookup("example.no", &[base.clone()], &fetcher(), timeout()).await;
+    let lookups = lookup("example.no", std::slice::from_ref(&base), &fetcher(), timeout()).await;
     assert_eq!(lookups.len(), 1);
     assert_eq!(lookups[0].query, format!("{base}/domain/example.no"));
     assert_eq!(
@@ -456,7 +456,7 @@ async fn redirects_to_another_server_are_followed() {
     let body = fixture("norid-example-no.json").replace("example.no", "example.com");
     let (target, _) = serve(ok_json(body)).await;
     let (origin, base) = serve(Response::redirect(302, &target.url("/rdap/domain/example.com"))).await;
-    let lookups = lookup("example.com", &[base.clone()], &fetcher(), timeout()).await;
+    let lookups = lookup("example.com", std::slice::from_ref(&base), &fetcher(), timeout()).await;
     assert_eq!(lookups.len(), 1);
     assert_eq!(lookups[0].query, format!("{base}domain/example.com"));
     assert_eq!(found(&lookups[0]).registrar.as_deref(), Some("Domeneshop AS"));
