@@ -185,7 +185,9 @@ pub async fn lookup(domain: &str, bases: &[String], fetcher: &Fetcher, timeout: 
         if !answer.answered {
             continue;
         }
-        if let Some((registry_record, related)) = registrar_referral(lookups.last(), answer.related, &url) {
+        let time_left = !deadline.saturating_duration_since(Instant::now()).is_zero();
+        let referral = registrar_referral(lookups.last(), answer.related, &url).filter(|_| time_left);
+        if let Some((registry_record, related)) = referral {
             let before = lookups.len();
             query(&name, &related, &related, fetcher, deadline, &mut lookups).await;
             // Only the registrar's final answer (after any 429 retry) is completed.
