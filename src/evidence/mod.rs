@@ -249,6 +249,8 @@ pub enum FetchPurpose {
     Ocsp,
     /// The CRL named by the CRL distribution points extension.
     Crl,
+    /// An RDAP query (RFC 9082) or the RDAP bootstrap file (RFC 9224), for the domain survey.
+    Rdap,
 }
 
 /// How a fetch ended.

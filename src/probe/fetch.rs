@@ -1,5 +1,5 @@
 //! Outbound HTTP: the only HTTP client in kensa, for what certificates point to — issuer
-//! certificates (AIA caIssuers), OCSP responders and CRLs.
+//! certificates (AIA caIssuers), OCSP responders and CRLs — and for RDAP registration data.
 //!
 //! Every request ends as a [`Fetch`] record, whatever happens: a bad URL, a refused
 //! connection, a tarpit or a body over the cap are outcomes to report, not errors to
@@ -32,6 +32,10 @@ pub const CERTIFICATE_BODY_CAP: usize = 1 << 20;
 /// Default body cap for CRLs, which can legitimately run to megabytes.
 pub const CRL_BODY_CAP: usize = 10 << 20;
 
+/// Default body cap for RDAP answers and the RDAP bootstrap file: a domain object is a few
+/// KiB and IANA's `dns.json` under 100 KiB; anything near this is not a registration record.
+pub const RDAP_BODY_CAP: usize = 2 << 20;
+
 /// Default number of redirects followed.
 pub const DEFAULT_MAX_REDIRECTS: usize = 3;
 
@@ -52,6 +56,7 @@ impl FetchLimits {
         let max_body_bytes = match purpose {
             FetchPurpose::CaIssuers | FetchPurpose::Ocsp => CERTIFICATE_BODY_CAP,
             FetchPurpose::Crl => CRL_BODY_CAP,
+            FetchPurpose::Rdap => RDAP_BODY_CAP,
         };
         FetchLimits { timeout, max_body_bytes, max_redirects: DEFAULT_MAX_REDIRECTS }
     }
@@ -114,7 +119,21 @@ impl Fetcher {
     /// GETs `url` (an issuer certificate or a CRL) on behalf of the certificate with
     /// SHA-256 fingerprint `certificate_sha256`.
     pub async fn get(&self, purpose: FetchPurpose, url: &str, certificate_sha256: &str, limits: &FetchLimits) -> Fetch {
-        self.fetch(purpose, url, certificate_sha256, None, limits).await
+        self.fetch(purpose, url, certificate_sha256, None, limits, &[]).await.0
+    }
+
+    /// GETs `url` like [`Fetcher::get`], and also returns the final response's headers named
+    /// in `keep` (lower case names, values as sent), e.g. the `retry-after` of a 429 that an
+    /// RDAP client must honour. Headers of redirect hops are not returned.
+    pub async fn get_keeping_headers(
+        &self,
+        purpose: FetchPurpose,
+        url: &str,
+        certificate_sha256: &str,
+        limits: &FetchLimits,
+        keep: &[&str],
+    ) -> (Fetch, Vec<(String, String)>) {
+        self.fetch(purpose, url, certificate_sha256, None, limits, keep).await
     }
 
     /// POSTs `body` with `content_type` to `url` (an OCSP query) on behalf of the
@@ -129,7 +148,7 @@ impl Fetcher {
         body: Vec<u8>,
         limits: &FetchLimits,
     ) -> Fetch {
-        self.fetch(purpose, url, certificate_sha256, Some((content_type, body)), limits).await
+        self.fetch(purpose, url, certificate_sha256, Some((content_type, body)), limits, &[]).await.0
     }
 
     async fn fetch(
@@ -139,24 +158,28 @@ impl Fetcher {
         certificate_sha256: &str,
         upload: Option<(&str, Vec<u8>)>,
         limits: &FetchLimits,
-    ) -> Fetch {
+        keep: &[&str],
+    ) -> (Fetch, Vec<(String, String)>) {
         let start = Instant::now();
         let request = upload.as_ref().map(|(_, body)| Bytes(body.clone()));
+        let mut kept = Vec::new();
         // One deadline over everything: every redirect hop, the chunked body reads, and
         // connects (a DNS lookup stuck in getaddrinfo is abandoned here, too).
-        let outcome = match tokio::time::timeout(limits.timeout, self.exchange(purpose, url, upload, limits)).await {
+        let exchange = self.exchange(purpose, url, upload, limits, keep, &mut kept);
+        let outcome = match tokio::time::timeout(limits.timeout, exchange).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(reason)) => FetchOutcome::Failed { reason },
             Err(_) => FetchOutcome::Failed { reason: timed_out(limits.timeout) },
         };
-        Fetch {
+        let fetch = Fetch {
             purpose,
             url: url.to_string(),
             certificate_sha256: certificate_sha256.to_string(),
             request,
             elapsed_ms: elapsed_ms(start),
             outcome,
-        }
+        };
+        (fetch, kept)
     }
 
     async fn exchange(
@@ -165,6 +188,8 @@ impl Fetcher {
         url: &str,
         upload: Option<(&str, Vec<u8>)>,
         limits: &FetchLimits,
+        keep: &[&str],
+        kept: &mut Vec<(String, String)>,
     ) -> Result<FetchOutcome, String> {
         let mut current = checked_url(url)?;
         let mut visited = vec![current.clone()];
@@ -206,6 +231,11 @@ impl Fetcher {
             }
             let content_type =
                 response.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            for name in keep {
+                for value in response.headers().get_all(*name) {
+                    kept.push((name.to_ascii_lowercase(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
+                }
+            }
             let body = read_capped(&mut response, limits.max_body_bytes).await?;
             return Ok(FetchOutcome::Response { status: status.as_u16(), content_type, body: Bytes(body) });
         }
@@ -230,6 +260,9 @@ fn accept(purpose: FetchPurpose) -> &'static str {
         FetchPurpose::CaIssuers => "application/pkix-cert, application/pkcs7-mime, */*",
         FetchPurpose::Ocsp => "application/ocsp-response",
         FetchPurpose::Crl => "application/pkix-crl, */*",
+        // RFC 7480 §4.2: RDAP clients ask for application/rdap+json; plain JSON is accepted
+        // because the bootstrap files are served as application/json.
+        FetchPurpose::Rdap => "application/rdap+json, application/json;q=0.9",
     }
 }
 
@@ -330,6 +363,8 @@ mod tests {
         let t = Duration::from_secs(1);
         assert_eq!(FetchLimits::for_purpose(FetchPurpose::Crl, t).max_body_bytes, CRL_BODY_CAP);
         assert_eq!(FetchLimits::for_purpose(FetchPurpose::Ocsp, t).max_body_bytes, CERTIFICATE_BODY_CAP);
+        assert_eq!(FetchLimits::for_purpose(FetchPurpose::Rdap, t).max_body_bytes, RDAP_BODY_CAP);
+        assert!(accept(FetchPurpose::Rdap).starts_with("application/rdap+json"));
         assert_eq!(FetchLimits::default().max_redirects, DEFAULT_MAX_REDIRECTS);
     }
 
