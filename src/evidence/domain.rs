@@ -108,6 +108,9 @@ pub struct RegistrationLookup {
 }
 
 /// What a registration lookup returned.
+// A scan holds a handful of these; boxing the record would only make them harder to build
+// and match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LookupAnswer {
