@@ -3,3 +3,7 @@
 //!
 //! Like the TLS probes, everything here only gathers evidence
 //! ([`crate::evidence::domain`]); the checks in [`crate::checks::domain`] judge it.
+
+pub mod psl;
+pub mod whois;
+pub mod whois_text;

@@ -1,0 +1,1 @@
+//! WHOIS client (RFC 3912).

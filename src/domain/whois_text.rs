@@ -1,0 +1,1 @@
+//! WHOIS answer parsing.
