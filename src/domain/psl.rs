@@ -104,7 +104,8 @@ impl PublicSuffixList {
             } else {
                 (0, rule)
             };
-            let ascii = to_ascii(name).ok_or_else(|| format!("line {}: rule `{rule}` is not a domain name", index + 1))?;
+            let ascii =
+                to_ascii(name).ok_or_else(|| format!("line {}: rule `{rule}` is not a domain name", index + 1))?;
             let entry = rules.entry(ascii).or_default();
             match kind {
                 0 => entry.normal = Some(section),
@@ -320,7 +321,10 @@ mod tests {
         assert_eq!(registrable("診療.jp"), pair("xn--lvyx93b.jp", "jp"));
         let tokyo = idna::domain_to_ascii("東京.jp").unwrap_or_default();
         assert_eq!(registrable("example.東京.jp"), pair(&format!("example.{tokyo}"), &tokyo));
-        assert_eq!(registrable(&format!("WWW.Example.{}", tokyo.to_uppercase())), pair(&format!("example.{tokyo}"), &tokyo));
+        assert_eq!(
+            registrable(&format!("WWW.Example.{}", tokyo.to_uppercase())),
+            pair(&format!("example.{tokyo}"), &tokyo)
+        );
         assert!(list().is_public_suffix("東京.jp"));
     }
 

@@ -92,8 +92,7 @@ impl FromStr for WhoisServer {
         if host.is_empty() {
             return Err(bad("the host is missing"));
         }
-        if !host.contains(':') && !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
-        {
+        if !host.contains(':') && !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_') {
             return Err(bad("the host has characters a host name cannot have"));
         }
         let port = match port {
@@ -139,6 +138,17 @@ pub fn server_for_tld(tld: &str) -> Option<WhoisServer> {
 /// order; the last one that got an answer is the one that counts
 /// ([`crate::evidence::domain::RegistrationEvidence::decisive`]).
 pub async fn lookup(domain: &str, server_override: Option<&WhoisServer>, timeout: Duration) -> Vec<RegistrationLookup> {
+    lookup_with_iana(domain, server_override, &WhoisServer::new(IANA_WHOIS), timeout).await
+}
+
+/// [`lookup`] that asks `iana` instead of whois.iana.org when the TLD is not in the table
+/// (for tests, which must stay on loopback, and for a local mirror of IANA's data).
+pub async fn lookup_with_iana(
+    domain: &str,
+    server_override: Option<&WhoisServer>,
+    iana: &WhoisServer,
+    timeout: Duration,
+) -> Vec<RegistrationLookup> {
     let domain = normalise(domain);
     let mut lookups = Vec::new();
     if domain.is_empty() || domain.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -151,7 +161,7 @@ pub async fn lookup(domain: &str, server_override: Option<&WhoisServer>, timeout
     let server = match server_override.cloned().or_else(|| server_for_tld(&tld)) {
         Some(server) => server,
         None => {
-            let (iana_lookup, named) = ask_iana(&tld, timeout).await;
+            let (iana_lookup, named) = ask_iana(iana, &tld, timeout).await;
             lookups.push(iana_lookup);
             match named {
                 Some(server) => server,
@@ -172,11 +182,10 @@ pub async fn lookup(domain: &str, server_override: Option<&WhoisServer>, timeout
     lookups
 }
 
-/// Asks IANA which server serves `tld`.
-async fn ask_iana(tld: &str, timeout: Duration) -> (RegistrationLookup, Option<WhoisServer>) {
-    let iana = WhoisServer::new(IANA_WHOIS);
+/// Asks IANA (or its stand-in) which server serves `tld`.
+async fn ask_iana(iana: &WhoisServer, tld: &str, timeout: Duration) -> (RegistrationLookup, Option<WhoisServer>) {
     let mut named = None;
-    let (lookup, _) = ask(&iana, tld, timeout, |text| match iana_whois_server(text) {
+    let (lookup, _) = ask(iana, tld, timeout, |text| match iana_whois_server(text) {
         Some(server) => {
             named = server.parse::<WhoisServer>().ok();
             LookupAnswer::Unparsed {
@@ -184,10 +193,9 @@ async fn ask_iana(tld: &str, timeout: Duration) -> (RegistrationLookup, Option<W
                 raw: text.to_string(),
             }
         }
-        None => LookupAnswer::Unparsed {
-            reason: format!("IANA names no WHOIS server for .{tld}"),
-            raw: text.to_string(),
-        },
+        None => {
+            LookupAnswer::Unparsed { reason: format!("IANA names no WHOIS server for .{tld}"), raw: text.to_string() }
+        }
     })
     .await;
     (lookup, named)
@@ -237,12 +245,12 @@ async fn ask(
 pub async fn exchange(server: &WhoisServer, query: &str, timeout: Duration) -> Result<Vec<u8>, String> {
     let deadline = tokio::time::Instant::now() + timeout;
     let late = |what: &str| format!("{server} {what} within {} ms", timeout.as_millis());
-    let mut stream = match tokio::time::timeout_at(deadline, TcpStream::connect((server.host.as_str(), server.port))).await
-    {
-        Err(_) => return Err(late("did not accept a connection")),
-        Ok(Err(e)) => return Err(format!("cannot connect to {server}: {e}")),
-        Ok(Ok(stream)) => stream,
-    };
+    let mut stream =
+        match tokio::time::timeout_at(deadline, TcpStream::connect((server.host.as_str(), server.port))).await {
+            Err(_) => return Err(late("did not accept a connection")),
+            Ok(Err(e)) => return Err(format!("cannot connect to {server}: {e}")),
+            Ok(Ok(stream)) => stream,
+        };
     let line = format!("{query}\r\n");
     match tokio::time::timeout_at(deadline, stream.write_all(line.as_bytes())).await {
         Err(_) => return Err(late("did not take the query")),

@@ -491,7 +491,19 @@ mod tests {
 
     #[test]
     fn arbitrary_text_never_panics() {
-        for text in ["", "[", "]", "a. [", "[x]", "x:", ":", "Domain Name:", "\u{0}\u{1b}$B", "9999-99-99", "[状態] Connected ("] {
+        for text in [
+            "",
+            "[",
+            "]",
+            "a. [",
+            "[x]",
+            "x:",
+            ":",
+            "Domain Name:",
+            "\u{0}\u{1b}$B",
+            "9999-99-99",
+            "[状態] Connected (",
+        ] {
             let _ = parse_answer("example.jp", text);
             let _ = decode(text.as_bytes());
         }
