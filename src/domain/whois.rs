@@ -225,8 +225,13 @@ async fn ask(
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (answer, text) = match outcome {
         Ok(bytes) => {
-            let (text, _encoding) = decode(&bytes);
-            (read(&text), Some(text))
+            let (text, encoding) = decode(&bytes);
+            let mut answer = read(&text);
+            // Say so when the bytes fitted no encoding: the raw text then has U+FFFD in it.
+            if let (LookupAnswer::Unparsed { reason, .. }, "utf-8 (lossy)") = (&mut answer, encoding) {
+                reason.push_str("; the bytes were in no encoding kensa knows (read as lossy UTF-8)");
+            }
+            (answer, Some(text))
         }
         Err(reason) => (LookupAnswer::Failed { reason }, None),
     };
