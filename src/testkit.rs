@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod pki;
+pub mod whois;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,6 +2,9 @@
 //! registration data over RDAP or WHOIS, and DNS delegation, DNSSEC, CNAME chains and CAA.
 //!
 //! Like the TLS probes, everything here only gathers evidence
-//! ([`crate::evidence::domain`]); the checks in [`crate::checks::domain`] judge it.
+//! ([`crate::evidence::domain`]); the checks in `checks::domain` judge it.
 
+pub mod psl;
 pub mod rdap;
+pub mod whois;
+pub mod whois_text;
