@@ -69,10 +69,15 @@ pub struct RegistrationEvidence {
 }
 
 impl RegistrationEvidence {
-    /// The lookup whose answer counts: the last one that reached a registry and got an
-    /// answer (found, not found or unparsed); failures only count when nothing answered.
+    /// The lookup whose answer counts: the last one where a registry said whether the
+    /// domain is registered; else the last lookup made, whose failure (or unreadable
+    /// answer, or referral) explains why nothing is known.
     pub fn decisive(&self) -> Option<&RegistrationLookup> {
-        self.lookups.iter().rev().find(|l| !matches!(l.answer, LookupAnswer::Failed { .. })).or(self.lookups.last())
+        self.lookups
+            .iter()
+            .rev()
+            .find(|l| matches!(l.answer, LookupAnswer::Found { .. } | LookupAnswer::NotFound { .. }))
+            .or(self.lookups.last())
     }
 
     /// The parsed registration record, if a lookup found one.
