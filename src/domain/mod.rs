@@ -3,3 +3,5 @@
 //!
 //! Like the TLS probes, everything here only gathers evidence
 //! ([`crate::evidence::domain`]); the checks in [`crate::checks::domain`] judge it.
+
+pub mod dns;
