@@ -21,10 +21,9 @@ use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::dnssec::rdata::{DNSSECRData, DNSKEY, DS};
-use hickory_resolver::proto::dnssec::{Proof, PublicKey, TrustAnchors};
+use hickory_resolver::proto::dnssec::{Algorithm, DigestType, Proof, PublicKey, PublicKeyBuf, TrustAnchors};
 use hickory_resolver::proto::op::{Message, Query, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
-use hickory_resolver::proto::serialize::txt::Parser;
 use hickory_resolver::TokioResolver;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::OnceCell;
@@ -39,7 +38,7 @@ use crate::resolve::ResolverSettings;
 const MAX_SERVERS: usize = 8;
 /// CNAME hops followed before the chain is called too long.
 const MAX_CNAME_HOPS: usize = 10;
-/// The largest anchor file read.
+/// The largest trust anchor file read.
 const MAX_ANCHOR_BYTES: u64 = 64 * 1024;
 
 /// How the DNS survey asks its questions.
@@ -82,22 +81,59 @@ impl TrustAnchor {
     }
 
     /// Parses DS and/or DNSKEY records in zone-file presentation format (absolute owner names;
-    /// TTL and class optional). Other record types are ignored; no anchor at all is an error.
+    /// TTL and class optional; comments and parentheses as in zone files). Other record types
+    /// are ignored; no anchor at all is an error.
     pub fn parse(text: &str, description: &str) -> Result<TrustAnchor, String> {
-        // A default TTL lets the usual one-line anchors (`. IN DS …`) parse without `$TTL`.
-        let input = format!("$TTL 3600\n{text}\n");
-        let (_, records) = Parser::new(input.as_str(), None, Some(Name::root()))
-            .parse()
-            .map_err(|e| format!("trust anchor {description}: {e}"))?;
         let mut dnskeys = Vec::new();
         let mut ds = Vec::new();
-        for set in records.values() {
-            for record in set.records_without_rrsigs() {
-                match &record.data {
-                    RData::DNSSEC(DNSSECRData::DNSKEY(key)) => dnskeys.push((record.name.clone(), key.clone())),
-                    RData::DNSSEC(DNSSECRData::DS(d)) => ds.push((record.name.clone(), d.clone())),
-                    _ => {}
+        for (line_no, entry) in anchor_entries(text) {
+            let fail = |why: &str| format!("trust anchor {description}, line {line_no}: {why}");
+            let mut tokens = entry.iter().map(String::as_str);
+            let owner = tokens.next().ok_or_else(|| fail("empty record"))?;
+            if owner.starts_with('$') {
+                continue;
+            }
+            let owner = Name::from_ascii(owner).map_err(|e| fail(&format!("bad owner name: {e}")))?;
+            if !owner.is_fqdn() {
+                return Err(fail("the owner name must be absolute (end with a dot)"));
+            }
+            // Skip the optional TTL and class, in either order.
+            let mut rtype = tokens.next().ok_or_else(|| fail("no record type"))?;
+            for _ in 0..2 {
+                if rtype.chars().all(|c| c.is_ascii_digit()) || rtype.eq_ignore_ascii_case("IN") {
+                    rtype = tokens.next().ok_or_else(|| fail("no record type"))?;
                 }
+            }
+            let rest: Vec<&str> = tokens.collect();
+            let number = |i: usize, what: &str| -> Result<u16, String> {
+                rest.get(i).and_then(|t| t.parse::<u16>().ok()).ok_or_else(|| fail(&format!("bad {what}")))
+            };
+            let byte = |i: usize, what: &str| -> Result<u8, String> {
+                rest.get(i).and_then(|t| t.parse::<u8>().ok()).ok_or_else(|| fail(&format!("bad {what}")))
+            };
+            if rtype.eq_ignore_ascii_case("DS") {
+                let (tag, algorithm, digest_type) =
+                    (number(0, "key tag")?, byte(1, "algorithm")?, byte(2, "digest type")?);
+                let digest = hex::decode(rest.get(3..).unwrap_or_default().concat())
+                    .map_err(|_| fail("the digest is not hexadecimal"))?;
+                if digest.is_empty() {
+                    return Err(fail("no digest"));
+                }
+                ds.push((owner, DS::new(tag, Algorithm::from_u8(algorithm), DigestType::from(digest_type), digest)));
+            } else if rtype.eq_ignore_ascii_case("DNSKEY") {
+                let (flags, protocol, algorithm) = (number(0, "flags")?, byte(1, "protocol")?, byte(2, "algorithm")?);
+                if protocol != 3 {
+                    return Err(fail("the DNSKEY protocol must be 3"));
+                }
+                use base64::Engine;
+                let key = base64::engine::general_purpose::STANDARD
+                    .decode(rest.get(3..).unwrap_or_default().concat())
+                    .map_err(|_| fail("the public key is not base64"))?;
+                if key.is_empty() {
+                    return Err(fail("no public key"));
+                }
+                let key = DNSKEY::with_flags(flags, PublicKeyBuf::new(key, Algorithm::from_u8(algorithm)));
+                dnskeys.push((owner, key));
             }
         }
         if dnskeys.is_empty() && ds.is_empty() {
@@ -114,12 +150,7 @@ impl TrustAnchor {
                 let mut owners: BTreeSet<String> = dnskeys.iter().map(|(n, _)| zone_text(n)).collect();
                 owners.extend(ds.iter().map(|(n, _)| zone_text(n)));
                 let owners: Vec<String> = owners.into_iter().collect();
-                format!(
-                    "{description}: {} DNSKEY and {} DS for {}",
-                    dnskeys.len(),
-                    ds.len(),
-                    owners.join(", ")
-                )
+                format!("{description}: {} DNSKEY and {} DS for {}", dnskeys.len(), ds.len(), owners.join(", "))
             }
         }
     }
@@ -203,43 +234,24 @@ impl DnsSurveyor {
             evidence.error = Some(format!("{domain:?} is not a domain name"));
             return evidence;
         };
-        evidence.soa = Some(match self.ask(&domain, RecordType::SOA).await {
-            Answer::Records(records) => match records.iter().find_map(|r| match &r.data {
-                RData::SOA(soa) => Some(SoaRecord {
-                    mname: zone_text(&soa.mname),
-                    rname: zone_text(&soa.rname),
-                    serial: soa.serial,
-                }),
-                _ => None,
-            }) {
-                Some(records) => DnsOutcome::Answer { records },
-                None => DnsOutcome::NoData,
-            },
-            other => outcome_without_records(other),
-        });
-
-        // The parent zone: the nearest ancestor with its own NS set.
-        let mut parent: Option<(String, Vec<String>)> = None;
-        let mut failures = Vec::new();
-        let mut ancestor = name.base_name();
-        loop {
-            let text = zone_text(&ancestor);
-            match self.ask(&text, RecordType::NS).await {
-                Answer::Records(records) => {
-                    let names = ns_names(records.iter().filter(|r| r.name == ancestor));
-                    if !names.is_empty() {
-                        parent = Some((text, names));
-                        break;
-                    }
-                }
-                Answer::Failed(reason) => failures.push(format!("NS {text}: {reason}")),
-                Answer::NoData | Answer::NxDomain => {}
+        let soa_fn = async {
+            match self.ask(&domain, RecordType::SOA).await {
+                Answer::Records(records) => match records.iter().find_map(|r| match &r.data {
+                    RData::SOA(soa) => Some(SoaRecord {
+                        mname: zone_text(&soa.mname),
+                        rname: zone_text(&soa.rname),
+                        serial: soa.serial,
+                    }),
+                    _ => None,
+                }) {
+                    Some(records) => DnsOutcome::Answer { records },
+                    None => DnsOutcome::NoData,
+                },
+                other => outcome_without_records(other),
             }
-            if ancestor.is_root() {
-                break;
-            }
-            ancestor = ancestor.base_name();
-        }
+        };
+        let (soa, (parent, failures)) = tokio::join!(soa_fn, self.parent_zone(&name));
+        evidence.soa = Some(soa);
         let Some((parent_zone, parent_ns)) = parent else {
             evidence.error = Some(match failures.is_empty() {
                 true => format!("no parent zone of {domain} has name servers"),
@@ -255,7 +267,8 @@ impl DnsSurveyor {
             evidence.error = Some(format!("no address for any name server of the parent zone {parent_zone}"));
             return evidence;
         }
-        let asked = join_all(parent_servers.iter().map(|(server, ip)| self.ask_server(server, *ip, &name, false))).await;
+        let asked =
+            join_all(parent_servers.iter().map(|(server, ip)| self.ask_server(server, *ip, &name, false))).await;
         let mut child_names: BTreeSet<String> = BTreeSet::new();
         let mut glue: BTreeMap<String, BTreeSet<IpAddr>> = BTreeMap::new();
         for (answer, reply_glue) in asked {
@@ -277,11 +290,39 @@ impl DnsSurveyor {
         evidence.parent.sort_by(|a, b| (&a.server, a.address).cmp(&(&b.server, b.address)));
         evidence.child.sort_by(|a, b| (&a.server, a.address).cmp(&(&b.server, b.address)));
         if child_names.is_empty() {
-            evidence.error = Some(format!("no name server of {domain} was found at the parent or through the resolver"));
+            evidence.error =
+                Some(format!("no name server of {domain} was found at the parent or through the resolver"));
         } else if !unresolved.is_empty() {
             evidence.error = Some(format!("no address for name server(s): {}", unresolved.join(", ")));
         }
         evidence
+    }
+
+    /// The nearest ancestor of `name` with its own NS set, and its NS names. A failed
+    /// question ends the walk: the cut it might have shown is unknown.
+    async fn parent_zone(&self, name: &Name) -> (Option<(String, Vec<String>)>, Vec<String>) {
+        let mut failures = Vec::new();
+        let mut ancestor = name.base_name();
+        loop {
+            let text = zone_text(&ancestor);
+            match self.ask(&text, RecordType::NS).await {
+                Answer::Records(records) => {
+                    let names = ns_names(records.iter().filter(|r| r.name == ancestor));
+                    if !names.is_empty() {
+                        return (Some((text, names)), failures);
+                    }
+                }
+                Answer::Failed(reason) => {
+                    failures.push(format!("NS {text}: {reason}"));
+                    return (None, failures);
+                }
+                Answer::NoData | Answer::NxDomain => {}
+            }
+            if ancestor.is_root() {
+                return (None, failures);
+            }
+            ancestor = ancestor.base_name();
+        }
     }
 
     /// Up to [`MAX_SERVERS`] (name, address) pairs for `names`, glue first, then the resolver.
@@ -373,7 +414,8 @@ impl DnsSurveyor {
                                 RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Some(k),
                                 _ => None,
                             }) {
-                                let covered = ds.iter().any(|(n, d)| n == owner && d.covers(owner, key).unwrap_or(false));
+                                let covered =
+                                    ds.iter().any(|(n, d)| n == owner && d.covers(owner, key).unwrap_or(false));
                                 if covered {
                                     anchors.insert_with_name(key.public_key(), owner.into());
                                     matched += 1;
@@ -394,7 +436,18 @@ impl DnsSurveyor {
     /// Whether `domain` validates from the trust anchor down, with its DS and DNSKEY sets.
     pub async fn dnssec(&self, domain: &str) -> DnssecEvidence {
         let domain = normalize(domain);
-        let (ds_answer, key_answer) = tokio::join!(self.ask(&domain, RecordType::DS), self.ask(&domain, RecordType::DNSKEY));
+        // The listing and the validation are independent questions: ask them together.
+        let listing = async { tokio::join!(self.ask(&domain, RecordType::DS), self.ask(&domain, RecordType::DNSKEY)) };
+        let verdict = async {
+            match self.validator().await {
+                Ok(v) => {
+                    let (status, detail) = self.validate(&v.resolver, &domain).await;
+                    (status, detail, v.note.clone())
+                }
+                Err(e) => (DnssecStatus::Indeterminate, format!("no validating resolver: {e}"), None),
+            }
+        };
+        let ((ds_answer, key_answer), (status, mut detail, note)) = tokio::join!(listing, verdict);
         let ds: Vec<DS> = match &ds_answer {
             Answer::Records(records) => records
                 .iter()
@@ -423,23 +476,18 @@ impl DnsSurveyor {
         };
         evidence.ds.sort();
         evidence.dnskey.sort();
-        let validator = match self.validator().await {
-            Ok(v) => v,
-            Err(e) => {
-                evidence.detail = format!("no validating resolver: {e}");
-                return evidence;
-            }
-        };
-        let (status, mut detail) = self.validate(&validator.resolver, &domain).await;
         if status == DnssecStatus::Bogus {
             if let Ok(name) = Name::from_ascii(fqdn_text(&domain)) {
-                if !ds.is_empty() && !keys.is_empty() && !ds.iter().any(|d| keys.iter().any(|k| d.covers(&name, k).unwrap_or(false))) {
+                if !ds.is_empty()
+                    && !keys.is_empty()
+                    && !ds.iter().any(|d| keys.iter().any(|k| d.covers(&name, k).unwrap_or(false)))
+                {
                     detail.push_str("; no DNSKEY of the zone matches a DS at the parent");
                 }
             }
         }
         if status != DnssecStatus::Secure {
-            if let Some(note) = &validator.note {
+            if let Some(note) = &note {
                 detail.push_str(&format!("; {note}"));
             }
         }
@@ -452,8 +500,11 @@ impl DnsSurveyor {
         let anchor = self.settings.trust_anchor.describe();
         let proof = match self.ask_with(resolver, domain, RecordType::SOA).await {
             Ok(records) => {
-                let proofs: BTreeSet<ProofOrder> =
-                    records.iter().filter(|r| r.record_type() == RecordType::SOA).map(|r| ProofOrder(r.proof)).collect();
+                let proofs: BTreeSet<ProofOrder> = records
+                    .iter()
+                    .filter(|r| r.record_type() == RecordType::SOA)
+                    .map(|r| ProofOrder(r.proof))
+                    .collect();
                 match proofs.into_iter().next() {
                     Some(p) => p.0,
                     None => return (DnssecStatus::Indeterminate, format!("no SOA for {domain} came back")),
@@ -468,8 +519,12 @@ impl DnsSurveyor {
             Err(e) => return (DnssecStatus::Indeterminate, format!("the SOA of {domain} could not be validated: {e}")),
         };
         match proof {
-            Proof::Secure => (DnssecStatus::Secure, format!("the SOA of {domain} validates from the trust anchor ({anchor})")),
-            Proof::Bogus => (DnssecStatus::Bogus, format!("the SOA of {domain} is bogus under the trust anchor ({anchor})")),
+            Proof::Secure => {
+                (DnssecStatus::Secure, format!("the SOA of {domain} validates from the trust anchor ({anchor})"))
+            }
+            Proof::Bogus => {
+                (DnssecStatus::Bogus, format!("the SOA of {domain} is bogus under the trust anchor ({anchor})"))
+            }
             Proof::Indeterminate => {
                 (DnssecStatus::Indeterminate, format!("the validator could not decide on the SOA of {domain}"))
             }
@@ -506,7 +561,10 @@ impl DnsSurveyor {
                         format!("not signed: the parent zone proves with a signed NSEC record that there is no DS for {domain}"),
                     )
                 } else if secure_nodata {
-                    (DnssecStatus::Insecure, format!("not signed: the parent zone's signed answer has no DS for {domain}"))
+                    (
+                        DnssecStatus::Insecure,
+                        format!("not signed: the parent zone's signed answer has no DS for {domain}"),
+                    )
                 } else if insecure_above {
                     (DnssecStatus::Insecure, format!("not signed: the chain above {domain} is already unsigned"))
                 } else {
@@ -516,10 +574,9 @@ impl DnsSurveyor {
                     )
                 }
             }
-            Err(NetError::Dns(DnsError::Nsec { proof, .. })) if proof.is_secure() || proof.is_insecure() => (
-                DnssecStatus::Insecure,
-                format!("not signed: the parent zone proves there is no DS for {domain}"),
-            ),
+            Err(NetError::Dns(DnsError::Nsec { proof, .. })) if proof.is_secure() || proof.is_insecure() => {
+                (DnssecStatus::Insecure, format!("not signed: the parent zone proves there is no DS for {domain}"))
+            }
             Err(NetError::Dns(DnsError::DnssecBogus)) => {
                 (DnssecStatus::Bogus, format!("the parent's answer about a DS for {domain} failed validation"))
             }
@@ -534,8 +591,7 @@ impl DnsSurveyor {
     pub async fn host(&self, host: &str, registrable_domain: &str) -> HostDnsEvidence {
         let host = normalize(host);
         let registrable_domain = normalize(registrable_domain);
-        let (cname_chain, terminal) = self.chain(&host).await;
-        let caa = self.caa(&host, &registrable_domain).await;
+        let ((cname_chain, terminal), caa) = tokio::join!(self.chain(&host), self.caa(&host, &registrable_domain));
         HostDnsEvidence { host, registrable_domain, cname_chain, terminal, caa }
     }
 
@@ -605,11 +661,9 @@ impl DnsSurveyor {
                     let caa: Vec<CaaRecord> = records
                         .iter()
                         .filter_map(|r| match &r.data {
-                            RData::CAA(c) => Some(CaaRecord {
-                                flags: c.flags(),
-                                tag: c.tag.clone(),
-                                value: presentation(&c.value),
-                            }),
+                            RData::CAA(c) => {
+                                Some(CaaRecord { flags: c.flags(), tag: c.tag.clone(), value: presentation(&c.value) })
+                            }
                             _ => None,
                         })
                         .collect();
@@ -656,6 +710,36 @@ impl Ord for ProofOrder {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.rank().cmp(&other.rank())
     }
+}
+
+/// Zone-file records as token lists with the line each starts on: comments dropped,
+/// parenthesised continuations joined, quotes not needed for DS and DNSKEY.
+fn anchor_entries(text: &str) -> Vec<(usize, Vec<String>)> {
+    let mut entries = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut start = 0;
+    let mut depth = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split(';').next().unwrap_or_default();
+        if depth == 0 {
+            start = i + 1;
+        }
+        let spaced = line.replace('(', " ( ").replace(')', " ) ");
+        for token in spaced.split_whitespace() {
+            match token {
+                "(" => depth += 1,
+                ")" => depth = depth.saturating_sub(1),
+                t => current.push(t.to_string()),
+            }
+        }
+        if depth == 0 && !current.is_empty() {
+            entries.push((start, std::mem::take(&mut current)));
+        }
+    }
+    if !current.is_empty() {
+        entries.push((start, current));
+    }
+    entries
 }
 
 /// `host`, then each parent label up to and including `registrable_domain` (only `host` when
@@ -848,7 +932,10 @@ mod tests {
 
     #[test]
     fn caa_values_are_presentation_text() {
-        assert_eq!(presentation(b"letsencrypt.org; validationmethods=dns-01"), "letsencrypt.org; validationmethods=dns-01");
+        assert_eq!(
+            presentation(b"letsencrypt.org; validationmethods=dns-01"),
+            "letsencrypt.org; validationmethods=dns-01"
+        );
         assert_eq!(presentation(b"a\"b\\\x00\xff"), "a\\\"b\\\\\\000\\255");
     }
 

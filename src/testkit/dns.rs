@@ -28,6 +28,9 @@
 //! they would on the internet. Point kensa's `--resolver` at it; a stub resolver cannot tell
 //! it from a recursive one.
 //!
+//! hickory-server adds glue (additional A/AAAA records) for the first NS name of a set only;
+//! give the other name servers addresses in the child zone too if a test needs them found.
+//!
 //! The trust anchor for a signed world is the DNSKEY of its topmost signed zone, as zone-file
 //! text, ready for `--dnssec-anchor`.
 
@@ -115,7 +118,10 @@ impl DnsWorldBuilder {
     pub async fn start(self) -> Result<DnsWorld, String> {
         for server in &self.servers {
             if !server.address.is_loopback() || server.address == Ipv4Addr::LOCALHOST {
-                return Err(format!("server address {} must be a loopback address other than 127.0.0.1", server.address));
+                return Err(format!(
+                    "server address {} must be a loopback address other than 127.0.0.1",
+                    server.address
+                ));
             }
         }
         let zones = build_zones(&self.zones)?;
@@ -233,7 +239,10 @@ fn build_zones(specs: &[ZoneSpec]) -> Result<BuiltZones, String> {
             ds_for(&zone.origin, &dnskey)?
         };
         ds_records.push_str(&format!("{} 3600 IN DS {ds}\n", zone.origin));
-        ds_to_add.push((zone.origin.clone(), Record::from_rdata(zone.origin.clone(), 3600, RData::DNSSEC(DNSSECRData::DS(ds)))));
+        ds_to_add.push((
+            zone.origin.clone(),
+            Record::from_rdata(zone.origin.clone(), 3600, RData::DNSSEC(DNSSECRData::DS(ds))),
+        ));
     }
     for (i, zone) in pending.iter().enumerate() {
         if zone.spec.signing.signed()
