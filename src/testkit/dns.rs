@@ -80,6 +80,7 @@ pub struct ZoneSpec {
     pub origin: String,
     /// Zone-file text; must contain the SOA and the apex NS set.
     pub text: String,
+    /// Whether and how the world signs it.
     pub signing: Signing,
 }
 
