@@ -3,6 +3,7 @@
 //! Everything here listens on 127.0.0.1 only, on a port the OS picks, and stops when its
 //! handle is dropped.
 
+pub mod dns;
 pub mod http;
 pub mod pki;
 pub mod whois;
