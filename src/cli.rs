@@ -9,8 +9,14 @@ use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 
 use crate::checks::{DomainExpiryThresholds, ExpiryThresholds};
+use crate::domain::dns::{DnsSettings, TrustAnchor};
+use crate::domain::rdap::load_bootstrap;
+use crate::domain::whois::WhoisServer;
+use crate::domain::SurveySettings;
+use crate::drift::Snapshot;
 use crate::evidence::{AddressFamily, CertDer, ScanEvidence, ScanMode};
 use crate::i18n::Lang;
+use crate::probe::fetch::Fetcher;
 use crate::probe::gate::Politeness;
 use crate::probe::{scan, ScanRequest};
 use crate::profile::Profile;
@@ -39,7 +45,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Scan TLS endpoints and report per guideline item.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Start local demo endpoints with known postures, scan them, and print the report.
     Demo(DemoArgs),
     /// Re-run every check offline on the evidence inside a JSON report (or a bare evidence file).
@@ -104,6 +110,32 @@ pub struct ScanArgs {
     /// There, a chain trusted only through --ca-file needs review (要確認).
     #[arg(long = "patient-facing", value_name = "HOST")]
     pub patient_facing: Vec<String>,
+    /// Skip the domain survey (registration data, delegation, DNSSEC, CAA, dangling
+    /// CNAMEs) that item 2-1.xv rests on.
+    #[arg(long)]
+    pub no_domain: bool,
+    /// The IANA RDAP bootstrap (dns.json) to use instead of the bundled snapshot: a file, or
+    /// an http(s) URL to fetch it from.
+    #[arg(long, value_name = "FILE|URL", conflicts_with = "no_domain")]
+    pub rdap_bootstrap: Option<String>,
+    /// Ask this RDAP server (base URL, e.g. https://rdap.example/) for every domain.
+    #[arg(long, value_name = "BASE", conflicts_with_all = ["no_domain", "rdap_bootstrap"])]
+    pub rdap_url: Option<String>,
+    /// Ask this WHOIS server (port 43 unless given) where WHOIS is used (.jp, and domains
+    /// no RDAP server answers for).
+    #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "no_domain")]
+    pub whois_server: Option<String>,
+    /// DNSSEC trust anchor: a file of DS or DNSKEY records (zone-file format) instead of the
+    /// IANA root keys.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_domain")]
+    pub dnssec_anchor: Option<PathBuf>,
+    /// Port on which authoritative name servers are asked directly (for test labs).
+    #[arg(long, value_name = "PORT", default_value_t = 53)]
+    pub authoritative_port: u16,
+    /// A previous scan (its JSON report, or a bare evidence file): report what changed since
+    /// — registrar, registrant, creation date, name servers, DNSSEC, certificate, versions.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -200,7 +232,7 @@ impl<T: std::fmt::Display> From<T> for InputError {
 /// Runs a parsed command line and returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
-        Command::Scan(args) => run_scan(args).await,
+        Command::Scan(args) => run_scan(*args).await,
         Command::Demo(args) => run_demo(args).await,
         Command::Recheck(args) => run_recheck(args),
         Command::Bench(args) => run_bench(args).await,
@@ -253,14 +285,72 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
     request.fetch = !args.no_fetch;
     request.revocation = args.revocation;
     request.patient_facing = args.patient_facing.clone();
+    let baseline = args.baseline.as_deref().map(|path| load_evidence(path, "--baseline")).transpose()?;
+    if !args.no_domain {
+        request.survey = Some(survey_settings(&args, &request).await?);
+    }
     let show_progress = !args.no_progress && args.output.format != Format::Json && std::io::stderr().is_terminal();
     let bar = show_progress.then(crate::progress::ProgressBar::new);
     request.progress = bar.as_ref().map(|b| b.sink());
-    let evidence = scan(&request).await;
+    let mut evidence = scan(&request).await;
     if let Some(bar) = bar {
         bar.finish();
     }
+    if let (Some(previous), Some(path)) = (&baseline, &args.baseline) {
+        evidence.baseline = Some(Snapshot::of(previous, &path.display().to_string()));
+    }
     emit(&profile, &evidence, &args.output)
+}
+
+/// The domain survey's settings from the command line; bad anchors, bootstraps or servers
+/// are usage errors before anything is sent.
+async fn survey_settings(args: &ScanArgs, request: &ScanRequest) -> Result<SurveySettings, InputError> {
+    let trust_anchor = match &args.dnssec_anchor {
+        Some(path) => TrustAnchor::from_file(path).map_err(|e| InputError(format!("--dnssec-anchor: {e}")))?,
+        None => TrustAnchor::Root,
+    };
+    let rdap_bootstrap = match &args.rdap_bootstrap {
+        Some(source) => {
+            let fetcher = Fetcher::with_extra_roots(&request.extra_roots)
+                .map_err(|e| InputError(format!("--rdap-bootstrap: no HTTP client: {e}")))?;
+            Some(
+                load_bootstrap(source, &fetcher, request.timeout)
+                    .await
+                    .map_err(|e| InputError(format!("--rdap-bootstrap {source}: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let rdap_url = match &args.rdap_url {
+        Some(url) => {
+            let parsed = reqwest::Url::parse(url).map_err(|e| InputError(format!("--rdap-url {url:?}: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(InputError(format!("--rdap-url {url:?}: only http and https are supported")));
+            }
+            Some(if url.ends_with('/') { url.clone() } else { format!("{url}/") })
+        }
+        None => None,
+    };
+    let whois_server = args
+        .whois_server
+        .as_deref()
+        .map(|s| s.parse::<WhoisServer>().map_err(|e| InputError(format!("--whois-server: {e}"))))
+        .transpose()?;
+    if args.authoritative_port == 0 {
+        return Err(InputError("--authoritative-port must be between 1 and 65535".to_string()));
+    }
+    Ok(SurveySettings {
+        dns: DnsSettings {
+            resolver: request.resolver.clone(),
+            authoritative_port: args.authoritative_port,
+            trust_anchor,
+        },
+        rdap_bootstrap,
+        rdap_url,
+        whois_server,
+        extra_roots: request.extra_roots.clone(),
+        timeout: request.timeout,
+    })
 }
 
 async fn run_demo(args: DemoArgs) -> Result<i32, InputError> {
@@ -286,21 +376,29 @@ async fn run_bench(args: crate::bench::BenchArgs) -> Result<i32, InputError> {
 
 fn run_recheck(args: RecheckArgs) -> Result<i32, InputError> {
     let profile = load_profile(&args.output)?;
-    let text = crate::input::read_text_limited(&args.file, crate::input::EVIDENCE_LIMIT)?;
+    let evidence = load_evidence(&args.file, "recheck")?;
+    emit(&profile, &evidence, &args.output)
+}
+
+/// Reads the evidence inside a JSON report, or a bare evidence file; `what` names the
+/// option or command in errors.
+fn load_evidence(path: &Path, what: &str) -> Result<ScanEvidence, InputError> {
+    let shown = path.display();
+    let text = crate::input::read_text_limited(path, crate::input::EVIDENCE_LIMIT)
+        .map_err(|e| InputError(format!("{what}: {e}")))?;
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| InputError(format!("{} is not JSON: {e}", args.file.display())))?;
+        serde_json::from_str(&text).map_err(|e| InputError(format!("{what}: {shown} is not JSON: {e}")))?;
     let evidence_value = value.get("evidence").cloned().unwrap_or(value);
     let evidence: ScanEvidence = serde_json::from_value(evidence_value)
-        .map_err(|e| InputError(format!("{} holds no kensa evidence: {e}", args.file.display())))?;
+        .map_err(|e| InputError(format!("{what}: {shown} holds no kensa evidence: {e}")))?;
     if evidence.schema != crate::evidence::EVIDENCE_SCHEMA {
         return Err(InputError(format!(
-            "{}: evidence schema {:?} is not supported (expected {:?})",
-            args.file.display(),
+            "{what}: {shown}: evidence schema {:?} is not supported (expected {:?})",
             evidence.schema,
             crate::evidence::EVIDENCE_SCHEMA
         )));
     }
-    emit(&profile, &evidence, &args.output)
+    Ok(evidence)
 }
 
 /// Judges the evidence, writes the report, and returns the exit code.

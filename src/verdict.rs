@@ -191,7 +191,7 @@ impl Assessment {
             // A target that produced no endpoint leaves its endpoint checks unanswered; say
             // so once per item. Domain and host checks still judge it (a name that does not
             // resolve may be exactly the dangling record they look for).
-            if defs.iter().any(|(_, def)| matches!(def.run, CheckRun::Endpoint(_))) {
+            if defs.iter().any(|(_, def)| matches!(def.run, CheckRun::Endpoint(_)) && def.requires.met(&context)) {
                 for target in evidence.targets.iter().filter(|t| t.endpoints.is_empty()) {
                     let why = target.resolution.error.clone().unwrap_or_else(|| "no address to probe".to_string());
                     findings.push(Finding {

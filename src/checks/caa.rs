@@ -175,13 +175,27 @@ pub(super) fn caa_present(host: &HostDnsEvidence, _context: &CheckContext<'_>) -
             evidence,
         );
     };
-    if let CaaPermission::UnknownCritical { tag } = permission(&caa.records, &[], false) {
-        return result(
-            CheckStatus::Warn,
-            format!("CAA at {name} carries the unknown critical property {tag:?}: no CA may issue"),
-            format!("{name}のCAAに未知の重要（critical）プロパティ{tag:?}があり、どの認証局も発行できない"),
-            evidence,
-        );
+    match permission(&caa.records, &[], false) {
+        CaaPermission::UnknownCritical { tag } => {
+            return result(
+                CheckStatus::Warn,
+                format!("CAA at {name} carries the unknown critical property {tag:?}: no CA may issue"),
+                format!("{name}のCAAに未知の重要（critical）プロパティ{tag:?}があり、どの認証局も発行できない"),
+                evidence,
+            )
+        }
+        CaaPermission::Unrestricted => {
+            return result(
+                CheckStatus::Warn,
+                format!(
+                    "CAA at {name} ({}) has no issue property: any CA may still issue certificates",
+                    describe(&caa.records)
+                ),
+                format!("{name}のCAA（{}）にissueがなく、どの認証局でも発行できる", describe(&caa.records)),
+                evidence,
+            )
+        }
+        CaaPermission::Permitted { .. } | CaaPermission::Forbidden { .. } => {}
     }
     result(
         CheckStatus::Pass,

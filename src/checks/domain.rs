@@ -164,6 +164,17 @@ pub(super) fn expiry(domain: &DomainEvidence, context: &CheckContext<'_>) -> Che
     };
     let evidence = lookup_evidence(lookup);
     let from = source_label(lookup);
+    if let Some(deleting) = deletion_status(record) {
+        return result(
+            CheckStatus::Fail,
+            format!(
+                "{} is being deleted: status {deleting} ({from}); once deleted anyone can register it",
+                domain.name
+            ),
+            format!("{}は削除手続き中（状態 {deleting}、{from}）。削除後は誰でも登録できる", domain.name),
+            evidence,
+        );
+    }
     let Some(expires) = record.expires else {
         return result(
             CheckStatus::Indeterminate,
@@ -215,12 +226,24 @@ pub(super) fn expiry(domain: &DomainEvidence, context: &CheckContext<'_>) -> Che
     result(status, en, ja, json!({"registration": evidence, "days_remaining": days, "thresholds": thresholds}))
 }
 
+/// A status that says the registration is on its way out (EPP/RDAP `pendingDelete`,
+/// `redemptionPeriod`), as the registry wrote it.
+fn deletion_status(record: &RegistrationRecord) -> Option<&str> {
+    record.statuses.iter().map(String::as_str).find(|s| {
+        let squashed: String = s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        squashed.starts_with("pendingdelete") || squashed.starts_with("redemptionperiod")
+    })
+}
+
 /// A transfer lock among a record's statuses and locks, as the registry wrote it.
 fn transfer_locks(record: &RegistrationRecord) -> Vec<String> {
     let squash = |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
     let status_locks = record.statuses.iter().filter(|s| {
         let s = squash(s);
-        s.starts_with("clienttransferprohibited") || s.starts_with("servertransferprohibited")
+        // RDAP (RFC 9083) also has a bare "transfer prohibited".
+        s.starts_with("clienttransferprohibited")
+            || s.starts_with("servertransferprohibited")
+            || s.starts_with("transferprohibited")
     });
     // JPRS: DomainTransferLocked is the transfer lock; the registry lock service shows as
     // a lock whose name says so. AgentChangeLocked guards only a change of registrar agent.
@@ -333,6 +356,15 @@ pub(super) fn ns_consistency(domain: &DomainEvidence, _context: &CheckContext<'_
     let (parent, parent_silent) = ns_union(&delegation.parent);
     let (child, child_silent) = ns_union(&delegation.child);
     let zone = delegation.parent_zone.as_deref().unwrap_or("the parent zone");
+    let not_delegated = delegation.parent.iter().any(|a| a.answer == DnsOutcome::NxDomain);
+    if parent.is_empty() && not_delegated {
+        return result(
+            CheckStatus::Warn,
+            format!("{zone} says {} does not exist (NXDOMAIN): the domain is not delegated", domain.name),
+            format!("{zone}によると{}は存在しない（NXDOMAIN）。委任されていない", domain.name),
+            evidence,
+        );
+    }
     if parent.is_empty() {
         let why = delegation
             .error
@@ -548,6 +580,20 @@ pub(super) fn dangling(host: &HostDnsEvidence, context: &CheckContext<'_>) -> Ch
                     _ => None,
                 };
                 let thresholds = context.domain_expiry;
+                if let Some(days) = days.filter(|d| *d < 0) {
+                    return result(
+                        CheckStatus::Fail,
+                        format!(
+                            "{path}: the CNAME target's domain {} expired {} days ago; anyone may soon register it",
+                            target.name, -days
+                        ),
+                        format!(
+                            "{path}: CNAME先のドメイン{}は{}日前に期限切れ。まもなく誰でも登録できる",
+                            target.name, -days
+                        ),
+                        evidence,
+                    );
+                }
                 if let Some(days) = days.filter(|d| *d <= thresholds.fail_days) {
                     return result(
                         CheckStatus::Fail,

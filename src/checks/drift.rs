@@ -95,25 +95,70 @@ fn compare_fact<T: PartialEq + std::fmt::Display + serde::Serialize>(
     }
 }
 
-/// `drift.registrar`: the sponsoring registrar is the one of the baseline.
+/// `drift.registrar`: the sponsoring registrar is the one of the baseline. The IANA ID
+/// decides where both sides have one (it survives a renamed registrar); otherwise the
+/// names are compared, ignoring case.
 pub(super) fn registrar(domain: &DomainEvidence, context: &CheckContext<'_>) -> CheckResult {
-    compare_fact(
-        domain,
-        context,
-        ("the registrar", "レジストラ"),
-        // The IANA ID survives a renamed registrar; the name is all some registries give.
-        |s| match (&s.registrar_iana_id, &s.registrar) {
-            (Some(id), Some(name)) => Some(format!("{name} (IANA {id})")),
-            (None, Some(name)) => Some(name.clone()),
-            (Some(id), None) => Some(format!("IANA {id}")),
-            (None, None) => None,
-        },
-        (
+    let (baseline, before, now) = match domain_pair(domain, context) {
+        Ok(pair) => pair,
+        Err(result) => return result,
+    };
+    let label = |s: &DomainSnapshot| match (&s.registrar_iana_id, &s.registrar) {
+        (Some(id), Some(name)) => Some(format!("{name} (IANA {id})")),
+        (None, Some(name)) => Some(name.clone()),
+        (Some(id), None) => Some(format!("IANA {id}")),
+        (None, None) => None,
+    };
+    let changed = match (&before.registrar_iana_id, &now.registrar_iana_id, &before.registrar, &now.registrar) {
+        (Some(was), Some(is), _, _) => Some(was.trim() != is.trim()),
+        (_, _, Some(was), Some(is)) => Some(!was.trim().eq_ignore_ascii_case(is.trim())),
+        _ => None,
+    };
+    let since = date(baseline.taken_at);
+    let (was, is) = (label(before), label(&now));
+    let evidence = json!({"baseline": baseline.source, "baseline_at": since, "before": was, "after": is});
+    match (changed, &was, &is) {
+        (Some(true), Some(a), Some(b)) => result(
             CheckStatus::Fail,
-            " — a transfer to another registrar; confirm it was intended",
-            "。別レジストラへの移管であり、意図したものか確認すること",
+            format!(
+                "the registrar of {} changed since {since}: {a} → {b} — a transfer to another registrar; confirm it was intended",
+                domain.name
+            ),
+            format!(
+                "{}のレジストラが{since}以降に変化: {a} → {b}。別レジストラへの移管であり、意図したものか確認すること",
+                domain.name
+            ),
+            evidence,
         ),
-    )
+        (Some(false), _, _) => result(
+            CheckStatus::Pass,
+            format!("the registrar of {} is unchanged since {since}: {}", domain.name, shown(&is)),
+            format!("{}のレジストラは{since}から変化なし: {}", domain.name, shown(&is)),
+            evidence,
+        ),
+        (_, Some(a), None) => result(
+            CheckStatus::Indeterminate,
+            format!("the registrar of {} is not known in this scan (was {a})", domain.name),
+            format!("この検査では{}のレジストラが不明（以前は{a}）", domain.name),
+            evidence,
+        ),
+        _ => result(
+            CheckStatus::Info,
+            format!(
+                "the registrar of {} cannot be compared with the baseline of {since} (then {}, now {})",
+                domain.name,
+                shown(&was),
+                shown(&is)
+            ),
+            format!(
+                "{}のレジストラを{since}のベースラインと比較できない（当時 {}、現在 {}）",
+                domain.name,
+                shown(&was),
+                shown(&is)
+            ),
+            evidence,
+        ),
+    }
 }
 
 /// `drift.reregistration`: the creation date is the one of the baseline; a new one means the

@@ -165,6 +165,17 @@ pub enum Requires {
     Baseline,
 }
 
+impl Requires {
+    /// Whether the evidence behind `context` has what the check needs.
+    pub fn met(self, context: &CheckContext<'_>) -> bool {
+        match self {
+            Requires::Nothing => true,
+            Requires::Survey => context.survey.is_some(),
+            Requires::Baseline => context.baseline.is_some(),
+        }
+    }
+}
+
 /// A registered check.
 pub struct CheckDef {
     pub id: &'static str,
@@ -516,12 +527,7 @@ pub type SubjectResult = (String, CheckResult);
 /// Runs a check on every subject of its kind in `evidence`. Endpoints of targets that
 /// produced none are left to the caller, which reports the failed resolution instead.
 pub fn run_on_scan(def: &CheckDef, evidence: &ScanEvidence, context: &CheckContext<'_>) -> Vec<SubjectResult> {
-    let met = match def.requires {
-        Requires::Nothing => true,
-        Requires::Survey => context.survey.is_some(),
-        Requires::Baseline => context.baseline.is_some(),
-    };
-    if !met {
+    if !def.requires.met(context) {
         return Vec::new();
     }
     match def.run {

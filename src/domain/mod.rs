@@ -64,13 +64,12 @@ pub async fn survey(hosts: &[String], settings: &SurveySettings) -> DomainSurvey
             continue;
         }
         let Some(registrable) = list.registrable_domain(&host) else {
-            skipped.push(SkippedHost {
-                host,
-                reason: "no registrable domain: the name is a public suffix".to_string(),
-            });
+            skipped
+                .push(SkippedHost { host, reason: "no registrable domain: the name is a public suffix".to_string() });
             continue;
         };
-        let entry = by_domain.entry(registrable.name.clone()).or_insert_with(|| (registrable.suffix.clone(), Vec::new()));
+        let entry =
+            by_domain.entry(registrable.name.clone()).or_insert_with(|| (registrable.suffix.clone(), Vec::new()));
         entry.1.push(host.clone());
         names.push((host, registrable.name));
     }
@@ -147,6 +146,14 @@ pub async fn survey(hosts: &[String], settings: &SurveySettings) -> DomainSurvey
     DomainSurvey {
         public_suffix_list: list.snapshot().to_string(),
         trust_anchor: settings.dns.trust_anchor.describe(),
+        rdap_servers: match &settings.rdap_url {
+            Some(url) => format!("forced: {url}"),
+            None => format!(
+                "IANA bootstrap published {}",
+                settings.rdap_bootstrap.as_ref().unwrap_or_else(|| RdapBootstrap::embedded()).publication()
+            ),
+        },
+        whois_server: settings.whois_server.as_ref().map(ToString::to_string),
         domains,
         hosts: host_evidence,
         skipped,

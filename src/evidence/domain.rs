@@ -19,6 +19,13 @@ pub struct DomainSurvey {
     /// The DNSSEC trust anchor the validation started from (a description: the built-in
     /// root KSKs, or the file given with `--dnssec-anchor`).
     pub trust_anchor: String,
+    /// Where RDAP servers came from: the bootstrap's publication date, or the server forced
+    /// with `--rdap-url`.
+    #[serde(default)]
+    pub rdap_servers: String,
+    /// The WHOIS server forced with `--whois-server`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whois_server: Option<String>,
     /// One entry per registrable domain: the targets' own, then those CNAME chains lead to.
     pub domains: Vec<DomainEvidence>,
     /// One entry per target host name (IP literals have none).

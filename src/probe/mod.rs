@@ -81,6 +81,8 @@ pub struct ScanRequest {
     pub system_roots: Vec<CertDer>,
     /// Hosts that serve patients' browsers (`--patient-facing`).
     pub patient_facing: Vec<String>,
+    /// The domain survey of the targets' host names (2-1.xv); `None` skips it.
+    pub survey: Option<crate::domain::SurveySettings>,
 }
 
 impl ScanRequest {
@@ -100,6 +102,7 @@ impl ScanRequest {
             revocation: false,
             system_roots: Vec::new(),
             patient_facing: Vec::new(),
+            survey: None,
         }
     }
 }
@@ -142,7 +145,7 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
         timeout: request.timeout,
     });
     let slots = Semaphore::new(request.concurrency.max(1));
-    let probed = futures::future::join_all(jobs.into_iter().map(|(index, addr, server_name)| {
+    let probing = futures::future::join_all(jobs.into_iter().map(|(index, addr, server_name)| {
         let (gates, slots, policy) = (&gates, &slots, &policy);
         async move {
             let _slot = slots.acquire().await.ok();
@@ -157,8 +160,24 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
             }
             (index, endpoint)
         }
-    }))
-    .await;
+    }));
+    // The survey asks other servers (DNS, registries) than the endpoints, so it runs
+    // beside the probes rather than after them.
+    let host_names: Vec<String> = request
+        .targets
+        .iter()
+        .filter_map(|t| match &t.host {
+            crate::target::Host::Name(name) => Some(name.clone()),
+            crate::target::Host::Ip(_) => None,
+        })
+        .collect();
+    let surveying = async {
+        match &request.survey {
+            Some(settings) => Some(crate::domain::survey(&host_names, settings).await),
+            None => None,
+        }
+    };
+    let (probed, domains) = tokio::join!(probing, surveying);
 
     let mut targets: Vec<TargetEvidence> = request
         .targets
@@ -201,7 +220,7 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
         extra_roots: request.extra_roots.clone(),
         system_roots: request.system_roots.clone(),
         targets,
-        domains: None,
+        domains,
         baseline: None,
     }
 }

@@ -220,12 +220,7 @@ fn render_findings(out: &mut String, report: &Report<'_>, subject: &str) {
             continue;
         }
         seen.push(&finding.check_id);
-        let _ = writeln!(
-            out,
-            "    {} {:<22} {}",
-            check_mark(finding.status),
-            finding.check_id,
-            finding.message.get(lang)
-        );
+        let _ =
+            writeln!(out, "    {} {:<22} {}", check_mark(finding.status), finding.check_id, finding.message.get(lang));
     }
 }
