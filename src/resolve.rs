@@ -140,7 +140,11 @@ impl EndpointResolver {
     }
 }
 
-fn build_dns(settings: &ResolverSettings) -> Result<TokioResolver, String> {
+/// A resolver builder for `settings`: the `--resolver` server (UDP and TCP, on its port) or
+/// the system configuration, with the timeout and two attempts per question.
+pub fn resolver_builder(
+    settings: &ResolverSettings,
+) -> Result<hickory_resolver::ResolverBuilder<TokioRuntimeProvider>, String> {
     let provider = TokioRuntimeProvider::default();
     let mut builder = match settings.server {
         Some(server) => {
@@ -155,6 +159,12 @@ fn build_dns(settings: &ResolverSettings) -> Result<TokioResolver, String> {
     let options = builder.options_mut();
     options.timeout = settings.timeout;
     options.attempts = 2;
+    Ok(builder)
+}
+
+fn build_dns(settings: &ResolverSettings) -> Result<TokioResolver, String> {
+    let mut builder = resolver_builder(settings)?;
+    let options = builder.options_mut();
     options.ip_strategy = match settings.family {
         AddressFamily::Any => LookupIpStrategy::Ipv4AndIpv6,
         AddressFamily::V4 => LookupIpStrategy::Ipv4Only,

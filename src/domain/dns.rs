@@ -17,8 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::dnssec::rdata::{DNSSECRData, DNSKEY, DS};
 use hickory_resolver::proto::dnssec::{Algorithm, DigestType, Proof, PublicKey, PublicKeyBuf, TrustAnchors};
@@ -833,24 +831,11 @@ fn fqdn_text(name: &str) -> String {
 }
 
 fn build_resolver(settings: &ResolverSettings, anchors: Option<TrustAnchors>) -> Result<TokioResolver, String> {
-    let provider = TokioRuntimeProvider::default();
-    let mut builder = match settings.server {
-        Some(server) => {
-            let mut ns = NameServerConfig::udp_and_tcp(server.ip());
-            for connection in ns.connections.iter_mut() {
-                connection.port = server.port();
-            }
-            TokioResolver::builder_with_config(ResolverConfig::from_name_servers(vec![ns]), provider)
-        }
-        None => TokioResolver::builder(provider).map_err(|e| format!("system resolver configuration: {e}"))?,
-    };
+    let mut builder = crate::resolve::resolver_builder(settings)?;
     if let Some(anchors) = anchors {
         builder = builder.with_trust_anchor(Arc::new(anchors));
         builder.options_mut().validate = true;
     }
-    let options = builder.options_mut();
-    options.timeout = settings.timeout;
-    options.attempts = 2;
     builder.build().map_err(|e| format!("resolver: {e}"))
 }
 

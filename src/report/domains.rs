@@ -143,25 +143,11 @@ fn render_domain(out: &mut String, report: &Report<'_>, domain: &DomainEvidence)
     if let Some(delegation) = &domain.delegation {
         let zone = delegation.parent_zone.as_deref().unwrap_or("?");
         let _ = writeln!(out, "  {} {zone}", pad(tr(lang, "Delegated by", "委任元ゾーン"), 14));
-        for answer in &delegation.parent {
-            let _ = writeln!(
-                out,
-                "    {} {} ({}): {}",
-                tr(lang, "parent", "親"),
-                answer.server,
-                answer.address,
-                ns_set(&answer.answer)
-            );
-        }
-        for answer in &delegation.child {
-            let _ = writeln!(
-                out,
-                "    {} {} ({}): {}",
-                tr(lang, "child ", "子"),
-                answer.server,
-                answer.address,
-                ns_set(&answer.answer)
-            );
+        let sides = [(tr(lang, "parent", "親"), &delegation.parent), (tr(lang, "child ", "子"), &delegation.child)];
+        for (side, answers) in sides {
+            for answer in answers {
+                let _ = writeln!(out, "    {side} {} ({}): {}", answer.server, answer.address, ns_set(&answer.answer));
+            }
         }
         if let Some(error) = &delegation.error {
             let _ = writeln!(out, "    ! {error}");
