@@ -98,8 +98,9 @@ pub struct ScanArgs {
     /// (recorded with the evidence). Mozilla's alone keeps verdicts the same on every host.
     #[arg(long, value_enum, default_value_t = TrustSelection::Mozilla)]
     pub trust: TrustSelection,
-    /// Make no outbound fetch at all: no AIA download of a missing intermediate, no OCSP
-    /// or CRL query.
+    /// Make no outbound fetch for certificates: no AIA download of a missing intermediate,
+    /// no OCSP or CRL query. (The domain survey's RDAP and WHOIS queries are turned off
+    /// with --no-domain.)
     #[arg(long, conflicts_with = "revocation")]
     pub no_fetch: bool,
     /// Ask each certificate's OCSP responder (or its CRL when there is no responder) whether
