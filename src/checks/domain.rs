@@ -185,7 +185,7 @@ pub(super) fn expiry(domain: &DomainEvidence, context: &CheckContext<'_>) -> Che
     };
     let days = days_between(lookup.at, expires);
     let thresholds = context.domain_expiry;
-    let when = date(expires);
+    let when = crate::evidence::domain::registry_day(expires, &domain.name);
     let (status, en, ja) = if days < 0 {
         (
             CheckStatus::Fail,

@@ -168,7 +168,7 @@ pub(super) fn reregistration(domain: &DomainEvidence, context: &CheckContext<'_>
         domain,
         context,
         ("the registration date", "登録日"),
-        |s| s.created.map(date),
+        |s| s.created.map(|created| crate::evidence::domain::registry_day(created, &s.name)),
         (
             CheckStatus::Fail,
             " — the domain was deleted and registered again (re-registration)",

@@ -140,6 +140,22 @@ impl TrustAnchor {
         Ok(TrustAnchor::Custom { description: description.to_string(), dnskeys, ds })
     }
 
+    /// Whether validation of `domain` can start from this anchor: the anchor is for the
+    /// domain itself or one of its ancestors. Outside every anchor, DNSSEC says nothing
+    /// (RFC 4035 §4.3: neither secure nor bogus).
+    pub fn covers(&self, domain: &str) -> bool {
+        match self {
+            TrustAnchor::Root => true,
+            TrustAnchor::Custom { dnskeys, ds, .. } => {
+                let domain = normalize(domain);
+                dnskeys.iter().map(|(n, _)| n).chain(ds.iter().map(|(n, _)| n)).any(|owner| {
+                    let owner = zone_text(owner);
+                    owner == "." || domain == owner || domain.ends_with(&format!(".{owner}"))
+                })
+            }
+        }
+    }
+
     /// A one-line description for the report.
     pub fn describe(&self) -> String {
         match self {
@@ -496,6 +512,9 @@ impl DnsSurveyor {
 
     async fn validate(&self, resolver: &TokioResolver, domain: &str) -> (DnssecStatus, String) {
         let anchor = self.settings.trust_anchor.describe();
+        if !self.settings.trust_anchor.covers(domain) {
+            return (DnssecStatus::Indeterminate, format!("no trust anchor covers {domain} ({anchor})"));
+        }
         let proof = match self.ask_with(resolver, domain, RecordType::SOA).await {
             Ok(records) => {
                 let proofs: BTreeSet<ProofOrder> = records

@@ -190,7 +190,10 @@ impl Registry<'_> {
         if let (false, Some(fetcher)) = (bases.is_empty(), self.fetcher) {
             lookups.extend(rdap::lookup(domain, &bases, fetcher, settings.timeout).await);
         }
-        let answered = lookups.iter().any(|l| !matches!(l.answer, LookupAnswer::Failed { .. }));
+        // Only a registry that said registered or not has answered; an unreadable answer
+        // leaves WHOIS worth asking (its own record keeps the RDAP text).
+        let answered =
+            lookups.iter().any(|l| matches!(l.answer, LookupAnswer::Found { .. } | LookupAnswer::NotFound { .. }));
         // A forced RDAP server is the user's choice of source; WHOIS is only the fallback
         // for registries RDAP does not reach.
         if !answered && (settings.rdap_url.is_none() || settings.whois_server.is_some()) {

@@ -328,3 +328,34 @@ pub struct CaaRecord {
     /// The value as presentation text (`letsencrypt.org; validationmethods=dns-01`).
     pub value: String,
 }
+
+/// `seconds` as the calendar day a registry means: JPRS writes .jp dates in Japan time, so
+/// a .jp date is shown as the JST day (`2029-11-22 (JST)`); other registries' as the UTC day.
+pub fn registry_day(seconds: UnixSeconds, domain: &str) -> String {
+    let japan = domain.trim_end_matches('.').to_ascii_lowercase().ends_with(".jp");
+    let offset = if japan { 9 * 3600 } else { 0 };
+    let day = i64::try_from(seconds)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .zip(time::UtcOffset::from_whole_seconds(offset).ok())
+        .map(|(at, offset)| at.to_offset(offset).date())
+        .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
+        .unwrap_or_else(|| format!("@{seconds}"));
+    if japan {
+        format!("{day} (JST)")
+    } else {
+        day
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_days_are_the_registrys_calendar_days() {
+        // 2029-11-22 00:00 JST is 2029-11-21 15:00 UTC.
+        assert_eq!(registry_day(1_889_967_600, "clinic-example.co.jp"), "2029-11-22 (JST)");
+        assert_eq!(registry_day(1_889_967_600, "vendor-example.com"), "2029-11-21");
+    }
+}

@@ -8,18 +8,12 @@ use super::text::{check_mark, tr};
 use super::Report;
 use crate::certificate::format_time;
 use crate::checks::CheckStatus;
+use crate::evidence::domain::registry_day;
 use crate::evidence::domain::{
     DnsOutcome, DnssecStatus, DomainEvidence, DomainRole, HostDnsEvidence, HostTerminal, LookupAnswer,
     RegistrationLookup, RegistrationSource,
 };
-use crate::evidence::UnixSeconds;
 use crate::i18n::{pad, Lang};
-
-/// A date without its time of day: registries give days.
-fn day(seconds: UnixSeconds) -> String {
-    let text = format_time(i64::try_from(seconds).unwrap_or(i64::MAX));
-    text.get(..10).map(str::to_string).unwrap_or(text)
-}
 
 /// Writes the "Domains" section, if the survey ran.
 pub fn render_text(out: &mut String, report: &Report<'_>) {
@@ -88,14 +82,14 @@ fn registration_line(lang: Lang, domain: &DomainEvidence) -> String {
                 parts.push(format!("{} {organization}", tr(lang, "registrant", "登録者")));
             }
             if let Some(created) = record.created {
-                parts.push(format!("{} {}", tr(lang, "created", "登録"), day(created)));
+                parts.push(format!("{} {}", tr(lang, "created", "登録"), registry_day(created, &domain.name)));
             }
             if let Some(expires) = record.expires {
                 let days = (i64::try_from(expires).unwrap_or(i64::MAX) - i64::try_from(lookup.at).unwrap_or(0))
                     .div_euclid(86_400);
                 parts.push(match lang {
-                    Lang::En => format!("expires {} ({days} days)", day(expires)),
-                    Lang::Ja => format!("有効期限 {}（残り{days}日）", day(expires)),
+                    Lang::En => format!("expires {} ({days} days)", registry_day(expires, &domain.name)),
+                    Lang::Ja => format!("有効期限 {}（残り{days}日）", registry_day(expires, &domain.name)),
                 });
             }
             let locks: Vec<&String> = record.statuses.iter().chain(&record.locks).collect();
