@@ -531,7 +531,7 @@ async fn wildcard_over_a_whole_tld_warns_when_the_name_matches() {
     // The name matches through its own SAN; the `*.test` SAN beside it is the warning.
     let server = serve(served_by_intermediate(CertSpec::leaf(&["a.test", "*.test"]))).await;
     let judged = Judged::new(scan_names(server.addr, &["a.test"], &shared().roots(), ScanMode::Minimal, |_| {}).await);
-    judged.expect("cert.hostname", CheckStatus::Warn, &["valid for a.test", "whole top-level domain", "*.test"]);
+    judged.expect("cert.hostname", CheckStatus::Warn, &["valid for a.test", "whole public suffix", "*.test"]);
     assert_eq!(judged.item(), ItemStatus::NeedsReview, "{}", judged.digest());
 
     // `*.test` alone matches nothing: webpki, like NSS and Chrome, wants two labels after

@@ -377,10 +377,8 @@ fn hostname_chain(endpoint: &EndpointEvidence, view: &ChainView<'_>) -> CheckRes
             let list = over_broad.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
             return result(
                 CheckStatus::Warn,
-                format!(
-                    "certificate is valid for {name}, but carries a wildcard over a whole top-level domain ({list})"
-                ),
-                format!("証明書は{name}に有効だが、トップレベルドメイン全体へのワイルドカード（{list}）を含む"),
+                format!("certificate is valid for {name}, but carries a wildcard over a whole public suffix ({list})"),
+                format!("証明書は{name}に有効だが、公開サフィックス全体へのワイルドカード（{list}）を含む"),
                 evidence,
             );
         }
@@ -420,10 +418,13 @@ fn hostname_chain(endpoint: &EndpointEvidence, view: &ChainView<'_>) -> CheckRes
     )
 }
 
-/// `*.jp`, `*.com`: a wildcard whose remainder is a single label. (A full public-suffix
-/// check, such as `*.co.jp`, needs the Public Suffix List; see the domain checks.)
+/// `*.jp`, `*.co.jp`, `*.github.io`: a wildcard over a public suffix (bundled Public Suffix
+/// List, both sections), which would cover names that belong to others.
 fn is_over_broad_wildcard(name: &str) -> bool {
-    name.strip_prefix("*.").is_some_and(|rest| !rest.trim_end_matches('.').contains('.'))
+    name.strip_prefix("*.").is_some_and(|rest| {
+        let rest = rest.trim_end_matches('.');
+        !rest.contains('.') || crate::domain::psl::PublicSuffixList::embedded().is_public_suffix(rest)
+    })
 }
 
 /// RFC 6125 §6.4.3 as browsers apply it: `*` only as the whole left-most label, matching
@@ -569,6 +570,10 @@ mod tests {
         assert!(!wildcard_covers("*.example.jp", "example.jp"));
         assert!(!wildcard_covers("w*.example.jp", "www.example.jp"));
         assert!(is_over_broad_wildcard("*.jp"));
+        assert!(is_over_broad_wildcard("*.co.jp"));
+        assert!(is_over_broad_wildcard("*.lg.jp"));
+        assert!(is_over_broad_wildcard("*.github.io"));
+        assert!(!is_over_broad_wildcard("*.example.co.jp"));
         assert!(!is_over_broad_wildcard("*.example.jp"));
         assert!(!is_over_broad_wildcard("www.jp"));
     }
