@@ -375,7 +375,14 @@ impl OpenSslServer {
                     break; // it exited: probably the port was taken
                 }
                 if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return Ok(OpenSslServer { addr, child, _dir: dir });
+                    // The listener that answered may be another test's that took the port
+                    // first, while our s_server is about to fail its bind and exit: only a
+                    // child still running after a moment owns the port.
+                    std::thread::sleep(Duration::from_millis(100));
+                    if let Ok(None) = child.try_wait() {
+                        return Ok(OpenSslServer { addr, child, _dir: dir });
+                    }
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(25));
             }
