@@ -6,12 +6,15 @@
 //! binary, pointed at those servers with `--resolver`, `--authoritative-port`,
 //! `--dnssec-anchor`, `--whois-server` and `--rdap-bootstrap`.
 
+#[macro_use]
+mod common;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{kensa, Run};
 use kensa::testkit::dns::{DnsWorld, Signing};
 use kensa::testkit::http::{HttpServer, Response, RunningHttpServer};
 use kensa::testkit::pki::{Authority, CertSpec};
@@ -22,8 +25,6 @@ use serde_json::{json, Value};
 
 /// The item the domain checks feed.
 const ITEM: &str = "2-1.xv";
-/// An upper bound for any single run of the binary, so that a hang fails instead of blocking.
-const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 const CLINIC: &str = "clinic-example.co.jp";
 const CLINIC_WWW: &str = "www.clinic-example.co.jp";
@@ -38,56 +39,6 @@ const CLINIC_ORG_EN: &str = "Kensa Clinic Medical Corporation";
 // ---------------------------------------------------------------------------------------
 // Running the binary
 // ---------------------------------------------------------------------------------------
-
-/// One finished run of the binary.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    /// The JSON report on standard output.
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e}); exit {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr)
-        })
-    }
-}
-
-/// Runs `kensa ARGS` with the locale variables cleared, without blocking the runtime the
-/// test servers run on.
-async fn kensa(args: Vec<OsString>) -> Run {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kensa"));
-    command
-        .args(&args)
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("LANG")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let started = Instant::now();
-    let output = tokio::time::timeout(RUN_LIMIT, command.output())
-        .await
-        .unwrap_or_else(|_| panic!("kensa {args:?} ran longer than {RUN_LIMIT:?}"))
-        .expect("run the kensa binary");
-    let run = Run {
-        code: output.status.code().unwrap_or_else(|| panic!("kensa {args:?} was killed: {:?}", output.status)),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    };
-    assert!(!run.stderr.contains("panicked"), "kensa {args:?} panicked:\n{}", run.stderr);
-    run
-}
-
-/// Builds an argument list from strings and paths.
-macro_rules! args {
-    ($($arg:expr),* $(,)?) => {
-        vec![$(OsString::from($arg)),*]
-    };
-}
 
 /// Runs a scan with `--format json` and returns the run and its report, after checking that
 /// the report's `exit_code` is the process's.

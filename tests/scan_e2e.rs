@@ -4,13 +4,16 @@
 //! `demo`. Each scan test checks the evidence facts, the status of item 2-1.xii and the
 //! exit code.
 
+#[macro_use]
+mod common;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::{kensa, kensa_with_env, Run};
 use kensa::profile::Profile;
 use kensa::testkit::{
     self_signed, spawn_hostile_server, spawn_tls_server, HostileBehaviour, Identity, OpenSslServer, RunningServer,
@@ -56,71 +59,12 @@ const ITEM_CHECKS: [&str; 29] = [
     "cert.validation-type",
     "cert.caa",
 ];
-/// An upper bound for any single run of the binary, so a hang fails instead of blocking.
-const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 const BOTH: &[&SupportedProtocolVersion] = &[&TLS13, &TLS12];
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// One finished run of the binary.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    /// The JSON report on standard output.
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e}); exit {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr)
-        })
-    }
-}
-
-/// Runs `kensa ARGS` with the locale variables cleared (so reports default to English) plus
-/// `env`, and waits for it without blocking the runtime the test servers run on.
-async fn kensa_with_env(args: Vec<OsString>, env: &[(&str, &str)]) -> Run {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kensa"));
-    command
-        .args(&args)
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("LANG")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let started = Instant::now();
-    let output = tokio::time::timeout(RUN_LIMIT, command.output())
-        .await
-        .unwrap_or_else(|_| panic!("kensa {args:?} ran longer than {RUN_LIMIT:?}"))
-        .expect("run the kensa binary");
-    let run = Run {
-        code: output.status.code().unwrap_or_else(|| panic!("kensa {args:?} was killed: {:?}", output.status)),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    };
-    assert!(!run.stderr.contains("panicked"), "kensa {args:?} panicked:\n{}", run.stderr);
-    run
-}
-
-async fn kensa(args: Vec<OsString>) -> Run {
-    kensa_with_env(args, &[]).await
-}
-
-/// Builds an argument list from strings and paths.
-macro_rules! args {
-    ($($arg:expr),* $(,)?) => {
-        vec![$(OsString::from($arg)),*]
-    };
-}
 
 /// `scan HOST:PORT --resolve HOST:PORT:127.0.0.1 --lang en` for a loopback server.
 fn scan_args(addr: SocketAddr) -> Vec<OsString> {
