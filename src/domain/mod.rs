@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 
 use crate::evidence::domain::{
     DomainEvidence, DomainRole, DomainSurvey, HostDnsEvidence, HostTerminal, LookupAnswer, RegistrationEvidence,
-    SkippedHost,
+    RegistrationLookup, RegistrationSource, SkippedHost,
 };
 use crate::probe::fetch::Fetcher;
 
@@ -77,7 +77,7 @@ pub async fn survey(hosts: &[String], settings: &SurveySettings) -> DomainSurvey
     let surveyor = DnsSurveyor::new(settings.dns.clone());
     let fetcher = Fetcher::with_extra_roots(&settings.extra_roots);
     let slots = Semaphore::new(PARALLEL_DOMAINS);
-    let registry = Registry { settings, fetcher: fetcher.as_ref().ok() };
+    let registry = Registry { settings, fetcher: fetcher.as_ref().map_err(String::as_str) };
 
     let host_evidence: Vec<HostDnsEvidence> =
         futures::future::join_all(names.iter().map(|(host, registrable)| async {
@@ -174,7 +174,8 @@ fn unresolvable_host(host: &str, registrable: &str, reason: &str) -> HostDnsEvid
 /// Chooses RDAP or WHOIS for a domain and asks.
 struct Registry<'a> {
     settings: &'a SurveySettings,
-    fetcher: Option<&'a Fetcher>,
+    /// The HTTP client for RDAP, or why none could be built.
+    fetcher: Result<&'a Fetcher, &'a str>,
 }
 
 impl Registry<'_> {
@@ -187,8 +188,18 @@ impl Registry<'_> {
             None => settings.rdap_bootstrap.as_ref().unwrap_or_else(|| RdapBootstrap::embedded()).servers_for(domain),
         };
         let mut lookups = Vec::new();
-        if let (false, Some(fetcher)) = (bases.is_empty(), self.fetcher) {
-            lookups.extend(rdap::lookup(domain, &bases, fetcher, settings.timeout).await);
+        match (bases.first(), self.fetcher) {
+            (None, _) => {}
+            (Some(_), Ok(fetcher)) => lookups.extend(rdap::lookup(domain, &bases, fetcher, settings.timeout).await),
+            // Say so in the evidence rather than skip RDAP silently.
+            (Some(base), Err(reason)) => lookups.push(RegistrationLookup {
+                source: RegistrationSource::Rdap,
+                server: base.clone(),
+                query: format!("{base}domain/{domain}"),
+                at: crate::evidence::now_unix(),
+                elapsed_ms: 0,
+                answer: LookupAnswer::Failed { reason: format!("no HTTP client: {reason}") },
+            }),
         }
         // Only a registry that said registered or not has answered; an unreadable answer
         // leaves WHOIS worth asking (its own record keeps the RDAP text).
