@@ -362,7 +362,8 @@ async fn run_demo(args: DemoArgs) -> Result<i32, InputError> {
     let assessment = Assessment::evaluate_with(&profile, &run.evidence, args.output.judging()?);
     let (comparison, all_held) = crate::demo::expectations(&run, &profile, &assessment, lang);
     let appendix = (args.output.format == Format::Text).then_some(comparison.as_str());
-    let report = Report { profile: &profile, evidence: &run.evidence, assessment: &assessment, lang };
+    let report =
+        Report { profile: &profile, evidence: &run.evidence, assessment: &assessment, lang, bundle_sha256: None };
     write_report(&report, &args.output, appendix)?;
     if args.output.format != Format::Text {
         eprint!("{comparison}");

@@ -13,6 +13,7 @@ pub mod chain;
 pub mod checks;
 pub mod cli;
 pub mod ct;
+pub mod declaration;
 pub mod demo;
 pub mod domain;
 pub mod drift;

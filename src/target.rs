@@ -4,6 +4,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
+pub use crate::evidence::EndpointRole;
+
 /// The port used when a target names none.
 pub const DEFAULT_PORT: u16 = 443;
 
@@ -27,6 +29,24 @@ pub struct Target {
     pub input: String,
     pub host: Host,
     pub port: u16,
+    /// The URL scheme the user wrote, if any.
+    pub scheme: Scheme,
+    /// The URL's path (with its query), `/` when none was written.
+    pub path: String,
+    /// What the endpoint is for, when a service manifest said so.
+    pub role: Option<EndpointRole>,
+}
+
+/// The scheme a target was written with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// `https://…`
+    Https,
+    /// `wss://…` (WebSocket over TLS).
+    Wss,
+    /// A bare `host[:port]`.
+    Bare,
 }
 
 /// The host part of a target.
@@ -79,29 +99,35 @@ fn parse(input: &str) -> Result<Target, TargetError> {
     if trimmed.is_empty() {
         return Err(fail("empty target"));
     }
-    let authority = match trimmed.split_once("://") {
+    let (scheme, authority, path) = match trimmed.split_once("://") {
         Some((scheme, rest)) => {
-            let scheme = scheme.to_ascii_lowercase();
-            if !matches!(scheme.as_str(), "https" | "wss") {
-                return Err(fail("only https:// and wss:// URLs are scanned (TLS endpoints)"));
-            }
+            let scheme = match scheme.to_ascii_lowercase().as_str() {
+                "https" => Scheme::Https,
+                "wss" => Scheme::Wss,
+                _ => return Err(fail("only https:// and wss:// URLs are scanned (TLS endpoints)")),
+            };
             let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
             let authority = &rest[..end];
             if authority.contains('@') {
                 return Err(fail("user information in URLs is not supported"));
             }
-            authority
+            let path = rest[end..].split('#').next().unwrap_or_default();
+            let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+            if path.chars().any(|c| c.is_ascii_control() || c == ' ') {
+                return Err(fail("the path holds spaces or control characters"));
+            }
+            (scheme, authority, path)
         }
         None => {
             if trimmed.contains(['/', '?', '#']) {
                 return Err(fail("a path needs a scheme, as in https://host/path"));
             }
-            trimmed
+            (Scheme::Bare, trimmed, "/".to_string())
         }
     };
     let (host_text, port) = split_host_port(authority).map_err(|r| fail(&r))?;
     let host = parse_host(host_text).map_err(|r| fail(&r))?;
-    Ok(Target { input: input.to_string(), host, port: port.unwrap_or(DEFAULT_PORT) })
+    Ok(Target { input: input.to_string(), host, port: port.unwrap_or(DEFAULT_PORT), scheme, path, role: None })
 }
 
 /// Splits `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address.

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{self, CheckContext, CheckDef, CheckRun, CheckStatus, DomainExpiryThresholds, ExpiryThresholds};
+use crate::declaration::{Declaration, Declarations, DeclaredState};
 use crate::evidence::ScanEvidence;
 use crate::i18n::{Lang, Text};
 use crate::profile::{EvidenceKind, Item, Profile};
@@ -93,6 +94,23 @@ pub struct ItemVerdict {
     pub item_id: String,
     pub status: ItemStatus,
     pub reason: Text,
+    /// What decided the status.
+    pub basis: Basis,
+    /// The vendor's declaration of the item, when one was given (`--declarations`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declaration: Option<Declaration>,
+}
+
+/// What decided an item's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// kensa's checks on the evidence.
+    Measured,
+    /// The vendor's declaration (the checks, if any, found nothing against it).
+    Declared,
+    /// The profile alone: an item outside a vendor scan, or one waiting for a declaration.
+    Profile,
 }
 
 /// Findings and item verdicts for a whole scan.
@@ -170,6 +188,7 @@ impl Assessment {
     ///     targets: vec![],
     ///     domains: None,
     ///     baseline: None,
+    ///     service: None,
     /// };
     /// let assessment = Assessment::evaluate(&Profile::embedded(), &evidence);
     /// assert_eq!(assessment.item("2-1.xii").unwrap().status, ItemStatus::Indeterminate);
@@ -234,6 +253,21 @@ impl Assessment {
         Assessment { findings, items, options }
     }
 
+    /// Merges the vendor's declarations into the item verdicts.
+    ///
+    /// The rules: an item waiting for a declaration takes the declared state (実施 → 適合,
+    /// 未実施 → 不適合, 対象外 → 対象外). A declaration never overrides a measured 不適合,
+    /// never replaces a probe item's measurement, and never clears a signal's 要確認; 未実施
+    /// makes any item 不適合. A signal item whose signals could not be gathered (判定不能)
+    /// takes the declaration, with the reason saying so.
+    pub fn apply_declarations(&mut self, profile: &Profile, declarations: &Declarations) {
+        for verdict in &mut self.items {
+            let Some(declaration) = declarations.get(&verdict.item_id) else { continue };
+            let Some(item) = profile.item(&verdict.item_id) else { continue };
+            merge_declaration(verdict, item, declaration);
+        }
+    }
+
     /// The verdict for an item.
     pub fn item(&self, id: &str) -> Option<&ItemVerdict> {
         self.items.iter().find(|v| v.item_id == id)
@@ -264,8 +298,50 @@ impl Assessment {
     }
 }
 
+fn merge_declaration(verdict: &mut ItemVerdict, item: &Item, declaration: &Declaration) {
+    verdict.declaration = Some(declaration.clone());
+    let state = declaration.state;
+    let declared = |en: &str, ja: &str| {
+        Text::new(
+            format!("declared {} ({}): {en}", state.label_en(), declaration.reference),
+            format!("{}と申告（{}）: {ja}", state.label_ja(), declaration.reference),
+        )
+    };
+    let settle = |verdict: &mut ItemVerdict, status, reason| {
+        verdict.status = status;
+        verdict.reason = reason;
+        verdict.basis = Basis::Declared;
+    };
+    match (verdict.status, state) {
+        // What was measured to fail stays failed, whatever is declared.
+        (ItemStatus::NonCompliant, _) => {}
+        (_, DeclaredState::NotImplemented) => {
+            settle(verdict, ItemStatus::NonCompliant, declared("the measure is not in place", "対策が実施されていない"))
+        }
+        (ItemStatus::DeclarationNeeded, DeclaredState::Implemented) => {
+            settle(verdict, ItemStatus::Compliant, declared("no check contradicts it", "検査結果に矛盾なし"))
+        }
+        (ItemStatus::DeclarationNeeded, DeclaredState::NotApplicable) => {
+            settle(verdict, ItemStatus::NotApplicable, declared("the item does not apply", "本サービスには該当しない"))
+        }
+        (ItemStatus::Indeterminate, DeclaredState::Implemented) if item.evidence == EvidenceKind::Signal => settle(
+            verdict,
+            ItemStatus::Compliant,
+            declared("its network signals could not be gathered", "ネットワーク上の兆候は収集できなかった"),
+        ),
+        // Measured results of probe items, 要確認 signals, and clinic-side items keep their
+        // status; the declaration is shown beside them.
+        _ => {}
+    }
+}
+
 fn roll_up(item: &Item, findings: &[&Finding]) -> ItemVerdict {
-    let verdict = |status, reason| ItemVerdict { item_id: item.id.clone(), status, reason };
+    let basis = match item.evidence {
+        EvidenceKind::Outside | EvidenceKind::Declared => Basis::Profile,
+        EvidenceKind::Signal if findings.is_empty() => Basis::Profile,
+        _ => Basis::Measured,
+    };
+    let verdict = |status, reason| ItemVerdict { item_id: item.id.clone(), status, reason, basis, declaration: None };
     match item.evidence {
         EvidenceKind::Outside => {
             return verdict(

@@ -200,8 +200,13 @@ impl Judged {
     fn render_all(&self) -> Vec<String> {
         let mut out = Vec::new();
         for lang in [Lang::En, Lang::Ja] {
-            let report =
-                Report { profile: &self.profile, evidence: &self.evidence, assessment: &self.assessment, lang };
+            let report = Report {
+                profile: &self.profile,
+                evidence: &self.evidence,
+                assessment: &self.assessment,
+                lang,
+                bundle_sha256: None,
+            };
             let text = report.render(Format::Text);
             let json = report.render(Format::Json);
             serde_json::from_str::<serde_json::Value>(&json).expect("the JSON report parses");
@@ -690,8 +695,13 @@ async fn rsa_and_ecdsa_certificates_are_both_captured_and_judged() {
     let endpoint = judged.endpoint();
     assert_eq!(variant_leaf(endpoint, VariantRequest::RsaSignatures), Some(&rsa_leaf));
     assert_eq!(variant_leaf(endpoint, VariantRequest::EcdsaSignatures), Some(&ecdsa_leaf));
-    let report =
-        Report { profile: &judged.profile, evidence: &judged.evidence, assessment: &judged.assessment, lang: Lang::En };
+    let report = Report {
+        profile: &judged.profile,
+        evidence: &judged.evidence,
+        assessment: &judged.assessment,
+        lang: Lang::En,
+        bundle_sha256: None,
+    };
     let facts = report.endpoint_facts();
     let mut leaves: Vec<String> =
         facts[0].chains.iter().filter_map(|c| c.leaf.as_ref().map(|l| l.sha256_fingerprint.clone())).collect();

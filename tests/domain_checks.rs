@@ -192,6 +192,7 @@ fn scan(domains: Option<DomainSurvey>) -> ScanEvidence {
         targets: Vec::new(),
         domains,
         baseline: None,
+        service: None,
     }
 }
 

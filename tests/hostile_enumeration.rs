@@ -249,6 +249,9 @@ fn evidence_for(endpoint: EndpointEvidence, mode: ScanMode) -> ScanEvidence {
             host: "localhost".to_string(),
             port: address.port(),
             server_name: Some("localhost".to_string()),
+            scheme: kensa::target::Scheme::Bare,
+            path: "/".to_string(),
+            role: None,
             resolution: ResolutionEvidence {
                 source: ResolutionSource::Pinned,
                 addresses: vec![address.ip()],
@@ -258,6 +261,7 @@ fn evidence_for(endpoint: EndpointEvidence, mode: ScanMode) -> ScanEvidence {
         }],
         domains: None,
         baseline: None,
+        service: None,
     }
 }
 

@@ -39,6 +39,117 @@ pub struct ScanEvidence {
     /// What a previous scan (`--baseline`) showed, reduced to the facts drift is judged on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<crate::drift::Snapshot>,
+    /// The service the scan covered, when it was described by a manifest (`--manifest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceInfo>,
+}
+
+/// The service a manifest describes, as recorded with the scan.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub vendor: String,
+    /// The manifest file, as given.
+    pub manifest: String,
+    /// SHA-256 of the manifest text.
+    pub manifest_sha256: String,
+    /// Whether the system can affect clinics' medical-information systems (selects the
+    /// stricter profile).
+    pub affects_clinic_systems: bool,
+    /// Registrable domains the vendor declares as its own.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Endpoints of the manifest that produced nothing to probe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage_gaps: Vec<CoverageGap>,
+}
+
+/// A manifest endpoint kensa could not probe, and why.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CoverageGap {
+    pub endpoint: String,
+    pub role: EndpointRole,
+    pub reason: String,
+}
+
+/// What an endpoint is for, as a service manifest names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointRole {
+    /// The patients' web application.
+    PatientWeb,
+    /// The clinicians' web application.
+    ClinicianWeb,
+    /// An API host.
+    Api,
+    /// WebSocket signalling.
+    Websocket,
+    /// TURN over TLS (media relay).
+    Turn,
+    /// Authentication / identity provider.
+    Auth,
+    /// Static assets or a CDN.
+    Static,
+}
+
+impl EndpointRole {
+    /// Every role, in manifest order.
+    pub const ALL: [EndpointRole; 7] = [
+        EndpointRole::PatientWeb,
+        EndpointRole::ClinicianWeb,
+        EndpointRole::Api,
+        EndpointRole::Websocket,
+        EndpointRole::Turn,
+        EndpointRole::Auth,
+        EndpointRole::Static,
+    ];
+
+    /// The manifest's spelling.
+    pub fn key(self) -> &'static str {
+        match self {
+            EndpointRole::PatientWeb => "patient-web",
+            EndpointRole::ClinicianWeb => "clinician-web",
+            EndpointRole::Api => "api",
+            EndpointRole::Websocket => "websocket",
+            EndpointRole::Turn => "turn",
+            EndpointRole::Auth => "auth",
+            EndpointRole::Static => "static",
+        }
+    }
+
+    /// A Japanese name for reports.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            EndpointRole::PatientWeb => "患者向けWebアプリ",
+            EndpointRole::ClinicianWeb => "医師向けWebアプリ",
+            EndpointRole::Api => "API",
+            EndpointRole::Websocket => "WebSocketシグナリング",
+            EndpointRole::Turn => "TURN (TLS)",
+            EndpointRole::Auth => "認証・IdP",
+            EndpointRole::Static => "静的配信・CDN",
+        }
+    }
+
+    /// An English name for reports.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            EndpointRole::PatientWeb => "patient web app",
+            EndpointRole::ClinicianWeb => "clinician web app",
+            EndpointRole::Api => "API",
+            EndpointRole::Websocket => "WebSocket signalling",
+            EndpointRole::Turn => "TURN over TLS",
+            EndpointRole::Auth => "authentication / IdP",
+            EndpointRole::Static => "static / CDN",
+        }
+    }
+
+    /// Whether browsers load pages from it (so redirects, HSTS and cookies matter).
+    pub fn serves_pages(self) -> bool {
+        matches!(
+            self,
+            EndpointRole::PatientWeb | EndpointRole::ClinicianWeb | EndpointRole::Auth | EndpointRole::Static
+        )
+    }
 }
 
 /// The options that shaped a run, recorded for the report and for reproducibility.
@@ -119,8 +230,25 @@ pub struct TargetEvidence {
     pub port: u16,
     /// The name sent as SNI and matched against the certificate; `None` for IP literals.
     pub server_name: Option<String>,
+    /// The scheme the target was written with (`https`, `wss`, or `bare`).
+    #[serde(default = "bare_scheme")]
+    pub scheme: crate::target::Scheme,
+    /// The URL path written with the target (`/` when none).
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// What the endpoint is for, from the service manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<EndpointRole>,
     pub resolution: ResolutionEvidence,
     pub endpoints: Vec<EndpointEvidence>,
+}
+
+fn bare_scheme() -> crate::target::Scheme {
+    crate::target::Scheme::Bare
+}
+
+fn root_path() -> String {
+    "/".to_string()
 }
 
 /// How a target's addresses were found.

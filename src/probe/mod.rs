@@ -188,6 +188,9 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
             host: target.host.to_string(),
             port: target.port,
             server_name: target.server_name().map(str::to_string),
+            scheme: target.scheme,
+            path: target.path.clone(),
+            role: target.role,
             resolution,
             endpoints: Vec::new(),
         })
@@ -222,6 +225,7 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
         targets,
         domains,
         baseline: None,
+        service: None,
     }
 }
 

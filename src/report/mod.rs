@@ -35,6 +35,8 @@ pub struct Report<'a> {
     pub evidence: &'a ScanEvidence,
     pub assessment: &'a Assessment,
     pub lang: Lang,
+    /// SHA-256 of the evidence bundle's manifest, when `--evidence` wrote one.
+    pub bundle_sha256: Option<String>,
 }
 
 impl Report<'_> {
