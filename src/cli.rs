@@ -407,7 +407,7 @@ fn load_evidence(path: &Path, what: &str) -> Result<ScanEvidence, InputError> {
 fn emit(profile: &Profile, evidence: &ScanEvidence, output: &OutputArgs) -> Result<i32, InputError> {
     let lang = output.lang.unwrap_or_else(Lang::from_env);
     let assessment = Assessment::evaluate_with(profile, evidence, output.judging()?);
-    write_report(&Report { profile, evidence, assessment: &assessment, lang }, output, None)?;
+    write_report(&Report { profile, evidence, assessment: &assessment, lang, bundle_sha256: None }, output, None)?;
     Ok(assessment.exit_code())
 }
 
