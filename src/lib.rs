@@ -21,6 +21,7 @@ pub mod evidence;
 pub mod i18n;
 pub mod input;
 pub mod issuer_bundle;
+pub mod manifest;
 pub mod posture;
 pub mod probe;
 pub mod profile;

@@ -453,3 +453,87 @@ fn roll_up(item: &Item, findings: &[&Finding]) -> ItemVerdict {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declaration(item: &str, state: DeclaredState) -> Declaration {
+        Declaration {
+            item: item.to_string(),
+            state,
+            reference: "規程 第1章".to_string(),
+            declared_by: "山田".to_string(),
+            declared_on: "2026-11-20".to_string(),
+            note: None,
+        }
+    }
+
+    /// Every merge rule: (item, status before, declared state) → status after, and whether
+    /// the declaration decided it.
+    #[test]
+    fn declaration_merge_rules() {
+        use DeclaredState::{Implemented, NotImplemented};
+        const DECLARED_NA: DeclaredState = DeclaredState::NotApplicable;
+        use ItemStatus::*;
+        let profile = Profile::embedded();
+        // 2-1.v is declared-only, 2-1.vi a signal item, 2-1.xii a probe item, 1-1.iii clinic-side.
+        let cases = [
+            ("2-1.v", DeclarationNeeded, Implemented, Compliant, Basis::Declared),
+            ("2-1.v", DeclarationNeeded, NotImplemented, NonCompliant, Basis::Declared),
+            ("2-1.v", DeclarationNeeded, DECLARED_NA, ItemStatus::NotApplicable, Basis::Declared),
+            ("2-1.vi", DeclarationNeeded, Implemented, Compliant, Basis::Declared),
+            ("2-1.vi", NeedsReview, Implemented, NeedsReview, Basis::Measured),
+            ("2-1.vi", NeedsReview, NotImplemented, NonCompliant, Basis::Declared),
+            ("2-1.vi", Indeterminate, Implemented, Compliant, Basis::Declared),
+            ("2-1.vi", NonCompliant, Implemented, NonCompliant, Basis::Measured),
+            ("2-1.xii", NonCompliant, Implemented, NonCompliant, Basis::Measured),
+            ("2-1.xii", NonCompliant, DECLARED_NA, NonCompliant, Basis::Measured),
+            ("2-1.xii", Indeterminate, Implemented, Indeterminate, Basis::Measured),
+            ("2-1.xii", Compliant, DECLARED_NA, Compliant, Basis::Measured),
+            ("2-1.xii", Compliant, NotImplemented, NonCompliant, Basis::Declared),
+            ("1-1.iii", ItemStatus::NotApplicable, Implemented, ItemStatus::NotApplicable, Basis::Profile),
+        ];
+        for (item_id, before, state, after, basis) in cases {
+            let item = profile.item(item_id).unwrap();
+            let start_basis = if before == DeclarationNeeded || item.evidence == EvidenceKind::Outside {
+                Basis::Profile
+            } else {
+                Basis::Measured
+            };
+            let mut verdict = ItemVerdict {
+                item_id: item_id.to_string(),
+                status: before,
+                reason: Text::new("measured", "測定"),
+                basis: start_basis,
+                declaration: None,
+            };
+            merge_declaration(&mut verdict, item, &declaration(item_id, state));
+            assert_eq!((verdict.status, verdict.basis), (after, basis), "{item_id} {before:?} + {state:?}");
+            assert_eq!(verdict.declaration.as_ref().map(|d| d.state), Some(state));
+            if basis == Basis::Declared {
+                assert!(verdict.reason.ja.contains("規程 第1章"), "{}", verdict.reason.ja);
+            }
+        }
+    }
+
+    #[test]
+    fn apply_declarations_touches_only_declared_items() {
+        let profile = Profile::embedded();
+        let evidence: ScanEvidence =
+            serde_json::from_str(include_str!("../fixtures/evidence/compliant-tls12-tls13.json")).unwrap();
+        let mut assessment = Assessment::evaluate(&profile, &evidence);
+        let before = assessment.items.clone();
+        let text = "[[declaration]]\nitem = \"2-1.v\"\nstatus = \"実施\"\nreference = \"R\"\ndeclared_by = \"D\"\ndeclared_on = 2026-11-20\n";
+        let declarations = Declarations::parse(text, "d.toml", &profile).unwrap();
+        assessment.apply_declarations(&profile, &declarations);
+        for (old, new) in before.iter().zip(&assessment.items) {
+            if new.item_id == "2-1.v" {
+                assert_eq!((old.status, new.status), (ItemStatus::DeclarationNeeded, ItemStatus::Compliant));
+            } else {
+                assert_eq!(old.status, new.status, "{}", new.item_id);
+                assert!(new.declaration.is_none());
+            }
+        }
+    }
+}
