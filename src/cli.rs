@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 
 use crate::checks::{DomainExpiryThresholds, ExpiryThresholds};
+use crate::declaration::Declarations;
 use crate::domain::dns::{DnsSettings, TrustAnchor};
 use crate::domain::rdap::load_bootstrap;
 use crate::domain::whois::WhoisServer;
@@ -16,6 +17,7 @@ use crate::domain::SurveySettings;
 use crate::drift::Snapshot;
 use crate::evidence::{AddressFamily, CertDer, ScanEvidence, ScanMode};
 use crate::i18n::Lang;
+use crate::manifest::{coverage_gaps, Manifest};
 use crate::probe::fetch::Fetcher;
 use crate::probe::gate::Politeness;
 use crate::probe::{scan, ScanRequest};
@@ -53,13 +55,52 @@ pub enum Command {
     /// Measure connections, handshakes, wall time and peak memory of scans against local
     /// `openssl s_server` instances of known configuration (build with --release for timings).
     Bench(crate::bench::BenchArgs),
+    /// Write a commented service manifest template (kensa.toml) to fill in.
+    Init(InitArgs),
+    /// Declarations for items no network test can prove.
+    #[command(subcommand)]
+    Declare(DeclareCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Where to write the template.
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "kensa.toml")]
+    pub output: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeclareCommand {
+    /// Write a Japanese template listing every item a declaration settles, with its
+    /// guideline text.
+    Init(DeclareInitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DeclareInitArgs {
+    /// Where to write the template.
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "declarations.toml")]
+    pub output: PathBuf,
+    /// The profile whose items are listed (an embedded name or a file).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub profile: Option<String>,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct ScanArgs {
     /// host, host:port, https://host[:port][/path], wss://host[:port]/…, IPv4, or [IPv6]:port
-    #[arg(required = true, value_name = "TARGET")]
+    #[arg(required_unless_present = "manifest", value_name = "TARGET")]
     pub targets: Vec<String>,
+    /// A service manifest (kensa.toml, see `kensa init`): scan every endpoint it lists, with
+    /// its roles, patient-facing hosts, domains, declarations and profile.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
     /// Pin HOST:PORT to ADDR instead of asking DNS (as curl's --resolve); repeatable.
     #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
@@ -170,12 +211,19 @@ pub struct RecheckArgs {
 
 #[derive(Args, Debug)]
 pub struct OutputArgs {
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Report formats, comma-separated; more than one needs --out-dir.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "text")]
+    pub format: Vec<Format>,
     /// Write the report to FILE instead of standard output.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    #[arg(short = 'o', long = "output", value_name = "FILE", conflicts_with = "out_dir")]
     pub output: Option<PathBuf>,
+    /// Write each format to its own file in DIR (kensa-report.html, kensa-junit.xml, …).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// The vendor's declarations for items no network test can prove (see `kensa declare
+    /// init`); overrides the manifest's.
+    #[arg(long, value_name = "FILE")]
+    pub declarations: Option<PathBuf>,
     /// Report language (default: Japanese if LC_ALL/LC_MESSAGES/LANG start with "ja").
     #[arg(long, value_enum)]
     pub lang: Option<Lang>,
@@ -198,6 +246,26 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// Checks the output options before anything is scanned.
+    fn validate(&self) -> Result<(), InputError> {
+        if self.format.len() > 1 && self.out_dir.is_none() {
+            return Err(InputError("several --format values need --out-dir".to_string()));
+        }
+        let mut seen = Vec::new();
+        for format in &self.format {
+            if seen.contains(format) {
+                return Err(InputError(format!("--format {format:?} is given twice")));
+            }
+            seen.push(*format);
+        }
+        self.judging().map(|_| ())
+    }
+
+    /// Whether a JSON report goes to standard output (where a progress bar would be noise).
+    fn json_on_stdout(&self) -> bool {
+        self.out_dir.is_none() && self.output.is_none() && self.format.contains(&Format::Json)
+    }
+
     fn judging(&self) -> Result<JudgingOptions, InputError> {
         let (warn_days, fail_days) = (self.expiry_warn_days, self.expiry_fail_days);
         if !(0..=3650).contains(&fail_days) || !(fail_days..=3650).contains(&warn_days) {
@@ -237,6 +305,8 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Demo(args) => run_demo(args).await,
         Command::Recheck(args) => run_recheck(args),
         Command::Bench(args) => run_bench(args).await,
+        Command::Init(args) => run_init(&args),
+        Command::Declare(DeclareCommand::Init(args)) => run_declare_init(&args),
     };
     match result {
         Ok(code) => code,
@@ -248,8 +318,15 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
-    let profile = load_profile(&args.output)?;
-    let targets = args.targets.iter().map(|t| t.parse::<Target>()).collect::<Result<Vec<_>, _>>()?;
+    args.output.validate()?;
+    let manifest =
+        args.manifest.as_deref().map(Manifest::load).transpose().map_err(|e| InputError(format!("--manifest: {e}")))?;
+    let profile = load_profile(&args.output, manifest.as_ref())?;
+    let declarations = load_declarations(&args.output, manifest.as_ref(), &profile)?;
+    let mut targets = args.targets.iter().map(|t| t.parse::<Target>()).collect::<Result<Vec<_>, _>>()?;
+    if let Some(manifest) = &manifest {
+        targets.extend(manifest.targets());
+    }
     let pins = args.resolve.iter().map(|p| p.parse::<Pin>()).collect::<Result<Vec<_>, _>>()?;
     let server = args.resolver.as_deref().map(parse_resolver).transpose()?;
     let timeout = parse_timeout(args.timeout)?;
@@ -286,11 +363,15 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
     request.fetch = !args.no_fetch;
     request.revocation = args.revocation;
     request.patient_facing = args.patient_facing.clone();
+    if let Some(manifest) = &manifest {
+        request.patient_facing.extend(manifest.patient_facing_hosts());
+        request.survey_names = manifest.service.domains.clone();
+    }
     let baseline = args.baseline.as_deref().map(|path| load_evidence(path, "--baseline")).transpose()?;
     if !args.no_domain {
         request.survey = Some(survey_settings(&args, &request).await?);
     }
-    let show_progress = !args.no_progress && args.output.format != Format::Json && std::io::stderr().is_terminal();
+    let show_progress = !args.no_progress && !args.output.json_on_stdout() && std::io::stderr().is_terminal();
     let bar = show_progress.then(crate::progress::ProgressBar::new);
     request.progress = bar.as_ref().map(|b| b.sink());
     let mut evidence = scan(&request).await;
@@ -300,7 +381,15 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
     if let (Some(previous), Some(path)) = (&baseline, &args.baseline) {
         evidence.baseline = Some(Snapshot::of(previous, &path.display().to_string()));
     }
-    emit(&profile, &evidence, &args.output)
+    if let Some(manifest) = &manifest {
+        let mut service = manifest.service_info();
+        service.coverage_gaps = coverage_gaps(&evidence);
+        for gap in &service.coverage_gaps {
+            eprintln!("kensa: coverage gap: {} ({}): {}", gap.endpoint, gap.role.key(), gap.reason);
+        }
+        evidence.service = Some(service);
+    }
+    emit(&profile, &evidence, &args.output, declarations.as_ref())
 }
 
 /// The domain survey's settings from the command line; bad anchors, bootstraps or servers
@@ -355,17 +444,18 @@ async fn survey_settings(args: &ScanArgs, request: &ScanRequest) -> Result<Surve
 }
 
 async fn run_demo(args: DemoArgs) -> Result<i32, InputError> {
-    let profile = load_profile(&args.output)?;
+    args.output.validate()?;
+    let profile = load_profile(&args.output, None)?;
+    let declarations = load_declarations(&args.output, None, &profile)?;
     let timeout = parse_timeout(args.timeout)?;
     let run = crate::demo::run(timeout).await.map_err(|e| InputError(format!("demo could not start: {e}")))?;
     let lang = args.output.lang.unwrap_or_else(Lang::from_env);
-    let assessment = Assessment::evaluate_with(&profile, &run.evidence, args.output.judging()?);
+    let assessment = judge(&profile, &run.evidence, &args.output, declarations.as_ref())?;
     let (comparison, all_held) = crate::demo::expectations(&run, &profile, &assessment, lang);
-    let appendix = (args.output.format == Format::Text).then_some(comparison.as_str());
     let report =
         Report { profile: &profile, evidence: &run.evidence, assessment: &assessment, lang, bundle_sha256: None };
-    write_report(&report, &args.output, appendix)?;
-    if args.output.format != Format::Text {
+    let appended = write_reports(&report, &args.output, Some(&comparison))?;
+    if !appended {
         eprint!("{comparison}");
     }
     // The demo succeeds when kensa measured what each endpoint was built to show.
@@ -377,9 +467,43 @@ async fn run_bench(args: crate::bench::BenchArgs) -> Result<i32, InputError> {
 }
 
 fn run_recheck(args: RecheckArgs) -> Result<i32, InputError> {
-    let profile = load_profile(&args.output)?;
+    args.output.validate()?;
+    let profile = load_profile(&args.output, None)?;
+    let declarations = load_declarations(&args.output, None, &profile)?;
     let evidence = load_evidence(&args.file, "recheck")?;
-    emit(&profile, &evidence, &args.output)
+    emit(&profile, &evidence, &args.output, declarations.as_ref())
+}
+
+fn run_init(args: &InitArgs) -> Result<i32, InputError> {
+    write_new_file(&args.output, Manifest::template(), args.force)?;
+    eprintln!(
+        "kensa: wrote {}; fill in the service and its endpoints, then run: kensa scan --manifest {}",
+        args.output.display(),
+        args.output.display()
+    );
+    Ok(0)
+}
+
+fn run_declare_init(args: &DeclareInitArgs) -> Result<i32, InputError> {
+    let profile = match &args.profile {
+        Some(name) => Profile::resolve(name).map_err(|e| InputError(format!("invalid profile: {e}")))?,
+        None => Profile::embedded(),
+    };
+    write_new_file(&args.output, &Declarations::template(&profile), args.force)?;
+    eprintln!(
+        "kensa: wrote {}; fill in status, reference, declared_by and declared_on per item, then pass it with \
+         --declarations (or `declarations = ` in kensa.toml)",
+        args.output.display()
+    );
+    Ok(0)
+}
+
+/// Writes a template, refusing to replace a file the user may have filled in.
+fn write_new_file(path: &Path, text: &str, force: bool) -> Result<(), InputError> {
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(InputError(format!("{} already exists (use --force to replace it)", path.display())));
+    }
+    write_atomically(path, text)
 }
 
 /// Reads the evidence inside a JSON report, or a bare evidence file; `what` names the
@@ -403,27 +527,64 @@ fn load_evidence(path: &Path, what: &str) -> Result<ScanEvidence, InputError> {
     Ok(evidence)
 }
 
-/// Judges the evidence, writes the report, and returns the exit code.
-fn emit(profile: &Profile, evidence: &ScanEvidence, output: &OutputArgs) -> Result<i32, InputError> {
+/// Judges the evidence, writes the reports, and returns the exit code.
+fn emit(
+    profile: &Profile,
+    evidence: &ScanEvidence,
+    output: &OutputArgs,
+    declarations: Option<&Declarations>,
+) -> Result<i32, InputError> {
     let lang = output.lang.unwrap_or_else(Lang::from_env);
-    let assessment = Assessment::evaluate_with(profile, evidence, output.judging()?);
-    write_report(&Report { profile, evidence, assessment: &assessment, lang, bundle_sha256: None }, output, None)?;
+    let assessment = judge(profile, evidence, output, declarations)?;
+    write_reports(&Report { profile, evidence, assessment: &assessment, lang, bundle_sha256: None }, output, None)?;
     Ok(assessment.exit_code())
 }
 
-/// Renders `report` (plus an optional appendix) and writes it where `output` says.
-fn write_report(report: &Report<'_>, output: &OutputArgs, appendix: Option<&str>) -> Result<(), InputError> {
-    let mut text = report.render(output.format);
-    if let Some(appendix) = appendix {
-        text.push_str(appendix);
+/// The assessment of `evidence` with the judging options and declarations of the run.
+fn judge(
+    profile: &Profile,
+    evidence: &ScanEvidence,
+    output: &OutputArgs,
+    declarations: Option<&Declarations>,
+) -> Result<Assessment, InputError> {
+    let mut assessment = Assessment::evaluate_with(profile, evidence, output.judging()?);
+    if let Some(declarations) = declarations {
+        assessment.apply_declarations(profile, declarations);
     }
-    match &output.output {
-        Some(path) => write_atomically(path, &text),
-        None => {
-            print!("{text}");
-            Ok(())
+    Ok(assessment)
+}
+
+/// Renders `report` in every requested format and writes each where `output` says; the
+/// appendix goes after the text report. Returns whether the appendix was written.
+fn write_reports(report: &Report<'_>, output: &OutputArgs, appendix: Option<&str>) -> Result<bool, InputError> {
+    let mut appended = false;
+    let mut render = |format: Format| {
+        let mut text = report.render(format);
+        if let (Format::Text, Some(appendix)) = (format, appendix) {
+            text.push_str(appendix);
+            appended = true;
         }
+        text
+    };
+    match (&output.out_dir, output.format.as_slice()) {
+        (Some(dir), formats) => {
+            std::fs::create_dir_all(dir).map_err(|e| InputError(format!("cannot create {}: {e}", dir.display())))?;
+            for format in formats {
+                let path = dir.join(format.file_name());
+                write_atomically(&path, &render(*format))?;
+                eprintln!("kensa: wrote {}", path.display());
+            }
+        }
+        (None, [format]) => {
+            let text = render(*format);
+            match &output.output {
+                Some(path) => write_atomically(path, &text)?,
+                None => print!("{text}"),
+            }
+        }
+        (None, _) => return Err(InputError("several --format values need --out-dir".to_string())),
     }
+    Ok(appended)
 }
 
 /// Writes via a temporary file and a rename, so an existing report is never left half-written.
@@ -437,11 +598,33 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), InputError> {
     })
 }
 
-fn load_profile(output: &OutputArgs) -> Result<Profile, InputError> {
-    match &output.profile {
+/// The profile named by --profile, else the one the manifest calls for, else the default.
+fn load_profile(output: &OutputArgs, manifest: Option<&Manifest>) -> Result<Profile, InputError> {
+    let chosen = output.profile.as_deref().or(manifest.map(Manifest::profile_name));
+    if let (Some(given), Some(manifest)) = (&output.profile, manifest) {
+        if given != manifest.profile_name() {
+            eprintln!(
+                "kensa: note: --profile {given} is used, although the manifest's affects_clinic_systems = {} calls for {}",
+                manifest.service.affects_clinic_systems,
+                manifest.profile_name()
+            );
+        }
+    }
+    match chosen {
         Some(name_or_path) => Profile::resolve(name_or_path).map_err(|e| InputError(format!("invalid profile: {e}"))),
         None => Ok(Profile::embedded()),
     }
+}
+
+/// The declarations of --declarations, else the manifest's, checked against `profile`.
+fn load_declarations(
+    output: &OutputArgs,
+    manifest: Option<&Manifest>,
+    profile: &Profile,
+) -> Result<Option<Declarations>, InputError> {
+    let path = output.declarations.clone().or_else(|| manifest.and_then(|m| m.service.declarations.clone()));
+    path.map(|path| Declarations::load(&path, profile).map_err(|e| InputError(format!("declarations: {e}"))))
+        .transpose()
 }
 
 fn parse_timeout(seconds: f64) -> Result<Duration, InputError> {

@@ -83,6 +83,8 @@ pub struct ScanRequest {
     pub patient_facing: Vec<String>,
     /// The domain survey of the targets' host names (2-1.xv); `None` skips it.
     pub survey: Option<crate::domain::SurveySettings>,
+    /// Names surveyed besides the targets' host names (a manifest's `domains`).
+    pub survey_names: Vec<String>,
 }
 
 impl ScanRequest {
@@ -103,6 +105,7 @@ impl ScanRequest {
             system_roots: Vec::new(),
             patient_facing: Vec::new(),
             survey: None,
+            survey_names: Vec::new(),
         }
     }
 }
@@ -170,6 +173,7 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
             crate::target::Host::Name(name) => Some(name.clone()),
             crate::target::Host::Ip(_) => None,
         })
+        .chain(request.survey_names.iter().cloned())
         .collect();
     let surveying = async {
         match &request.survey {

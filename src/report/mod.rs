@@ -39,6 +39,16 @@ pub struct Report<'a> {
     pub bundle_sha256: Option<String>,
 }
 
+impl Format {
+    /// The file a format is written to under `--out-dir`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Text => "kensa-report.txt",
+            Format::Json => "kensa-report.json",
+        }
+    }
+}
+
 impl Report<'_> {
     /// Renders in `format`.
     pub fn render(&self, format: Format) -> String {
