@@ -25,6 +25,10 @@ struct ItemEntry<'a> {
     status: crate::verdict::ItemStatus,
     status_ja: &'static str,
     reason: &'a str,
+    /// What decided the status: the checks, a declaration, or the profile alone.
+    basis: crate::verdict::Basis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    declaration: Option<&'a crate::declaration::Declaration>,
     remediation: Option<&'a str>,
 }
 
@@ -46,6 +50,8 @@ fn item_entry<'a>(report: &Report<'_>, item: &'a Item, verdict: &'a ItemVerdict)
         status: verdict.status,
         status_ja: verdict.status.label_ja(),
         reason: verdict.reason.get(lang),
+        basis: verdict.basis,
+        declaration: verdict.declaration.as_ref(),
         remediation,
     }
 }

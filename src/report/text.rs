@@ -42,6 +42,17 @@ pub fn render(report: &Report<'_>) -> String {
         tr(lang, "data version", "データ版"),
         profile.meta.data_version
     );
+    if let Some(service) = &report.evidence.service {
+        let _ = writeln!(
+            out,
+            "{}: {} — {} ({} {})",
+            tr(lang, "Service", "サービス"),
+            service.name,
+            service.vendor,
+            tr(lang, "manifest", "マニフェスト"),
+            service.manifest
+        );
+    }
     let endpoints = report.endpoint_facts();
     let _ = writeln!(
         out,
@@ -62,6 +73,13 @@ pub fn render(report: &Report<'_>) -> String {
     }
     for facts in &endpoints {
         render_endpoint(&mut out, report, facts);
+    }
+    if let Some(service) = report.evidence.service.as_ref().filter(|s| !s.coverage_gaps.is_empty()) {
+        let _ = writeln!(out, "\n== {} ==", tr(lang, "Coverage gaps", "検査範囲の欠落"));
+        for gap in &service.coverage_gaps {
+            let role = if lang == Lang::Ja { gap.role.label_ja() } else { gap.role.label_en() };
+            let _ = writeln!(out, "  ! {} ({role}): {}", gap.endpoint, gap.reason);
+        }
     }
     super::domains::render_text(&mut out, report);
 
@@ -91,14 +109,25 @@ pub fn render(report: &Report<'_>) -> String {
             status_mark(verdict.status),
             pad(verdict.status.label(lang), 18)
         );
-        if item.checks.is_empty() {
-            // Nothing was measured for this item: one line is all there is to say.
+        if item.checks.is_empty() && verdict.declaration.is_none() {
+            // Nothing was measured or declared for this item: one line is all there is to say.
             let _ = writeln!(out, "{head} {}", shorten(summary, 64));
             continue;
         }
         let _ = writeln!(out, "{head}");
         let _ = writeln!(out, "            {}", shorten(summary, 96));
         let _ = writeln!(out, "            → {}", verdict.reason.get(lang));
+        if let Some(declaration) = &verdict.declaration {
+            let state = if lang == Lang::Ja { declaration.state.label_ja() } else { declaration.state.label_en() };
+            let _ = writeln!(
+                out,
+                "            {}: {state} — {} ({}, {})",
+                tr(lang, "Declared", "申告"),
+                declaration.reference,
+                declaration.declared_by,
+                declaration.declared_on
+            );
+        }
         if matches!(verdict.status, ItemStatus::NonCompliant | ItemStatus::NeedsReview) {
             let remediation = match lang {
                 Lang::En => item.remediation_en.as_deref(),
