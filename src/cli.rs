@@ -446,7 +446,8 @@ async fn survey_settings(args: &ScanArgs, request: &ScanRequest) -> Result<Surve
 async fn run_demo(args: DemoArgs) -> Result<i32, InputError> {
     args.output.validate()?;
     let profile = load_profile(&args.output, None)?;
-    let declarations = load_declarations(&args.output, None, &profile)?;
+    // Without --declarations the demo shows its own example declarations.
+    let declarations = load_declarations(&args.output, None, &profile)?.or_else(|| crate::demo::declarations(&profile));
     let timeout = parse_timeout(args.timeout)?;
     let run = crate::demo::run(timeout).await.map_err(|e| InputError(format!("demo could not start: {e}")))?;
     let lang = args.output.lang.unwrap_or_else(Lang::from_env);

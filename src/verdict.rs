@@ -301,11 +301,12 @@ impl Assessment {
 fn merge_declaration(verdict: &mut ItemVerdict, item: &Item, declaration: &Declaration) {
     verdict.declaration = Some(declaration.clone());
     let state = declaration.state;
-    let declared = |en: &str, ja: &str| {
-        Text::new(
-            format!("declared {} ({}): {en}", state.label_en(), declaration.reference),
-            format!("{}と申告（{}）: {ja}", state.label_ja(), declaration.reference),
-        )
+    let declared = |en: &str, ja: &str| match declaration.reference.as_str() {
+        "" => Text::new(format!("declared {}: {en}", state.label_en()), format!("{}と申告: {ja}", state.label_ja())),
+        reference => Text::new(
+            format!("declared {} ({reference}): {en}", state.label_en()),
+            format!("{}と申告（{reference}）: {ja}", state.label_ja()),
+        ),
     };
     let settle = |verdict: &mut ItemVerdict, status, reason| {
         verdict.status = status;

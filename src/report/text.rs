@@ -119,11 +119,15 @@ pub fn render(report: &Report<'_>) -> String {
         let _ = writeln!(out, "            → {}", verdict.reason.get(lang));
         if let Some(declaration) = &verdict.declaration {
             let state = if lang == Lang::Ja { declaration.state.label_ja() } else { declaration.state.label_en() };
+            let reference = if declaration.reference.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", declaration.reference)
+            };
             let _ = writeln!(
                 out,
-                "            {}: {state} — {} ({}, {})",
+                "            {}: {state}{reference} ({}, {})",
                 tr(lang, "Declared", "申告"),
-                declaration.reference,
                 declaration.declared_by,
                 declaration.declared_on
             );
