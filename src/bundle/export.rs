@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::{
-    check_path, hex_lines, pem_certificates, sanitise_component, sha256_hex, AssessmentRecord, BundleError,
-    BundleFile, BundleInput, BundleSummary, FileKind, Manifest, ManifestDeclarations, ManifestFile, ManifestProfile,
+    check_path, hex_lines, pem_certificates, sanitise_component, sha256_hex, AssessmentRecord, BundleError, BundleFile,
+    BundleInput, BundleSummary, FileKind, Manifest, ManifestDeclarations, ManifestFile, ManifestProfile,
     ASSESSMENT_FILE, BUNDLE_SCHEMA, DECLARATIONS_FILE, EVIDENCE_FILE, MANIFEST_FILE, MANIFEST_LIMIT, PROFILE_BASE_FILE,
     PROFILE_FILE, RAW_DIR,
 };
@@ -134,7 +134,10 @@ fn handshakes(endpoint: &EndpointEvidence, out: &mut Out<'_>) {
     let exchanges = endpoint.hand_built.iter().flat_map(|a| a.exchanges.iter().map(move |e| (a.version, e)));
     for (n, (version, exchange)) in exchanges.enumerate() {
         let purpose = serde_word(&exchange.purpose);
-        let hex_list = |values: &[u16]| values.iter().map(|v| format!("0x{v:04x}")).collect::<Vec<_>>().join(" ");
+        let hex_list = |values: &[u16]| match values {
+            [] => "-".to_string(),
+            _ => values.iter().map(|v| format!("0x{v:04x}")).collect::<Vec<_>>().join(" "),
+        };
         // The reply without its certificates, which the chains/ view holds as PEM.
         let mut reply = serde_json::to_value(&exchange.reply).unwrap_or_default();
         if let Some(object) = reply.as_object_mut() {
@@ -158,11 +161,7 @@ fn handshakes(endpoint: &EndpointEvidence, out: &mut Out<'_>) {
         let truncated = if exchange.received_truncated { ", truncated" } else { "" };
         text.push_str(&format!("\nreceived: {} bytes{truncated}\n", exchange.received.0.len()));
         text.push_str(&hex_lines(&exchange.received.0));
-        out.add(
-            &format!("handshakes/{:03}-{}-{purpose}.txt", n + 1, version_slug(version)),
-            FileKind::Handshake,
-            text,
-        );
+        out.add(&format!("handshakes/{:03}-{}-{purpose}.txt", n + 1, version_slug(version)), FileKind::Handshake, text);
     }
 }
 
@@ -170,11 +169,7 @@ fn chains(endpoint: &EndpointEvidence, out: &mut Out<'_>) {
     for (n, chain) in endpoint.served_chains().iter().enumerate() {
         let variant = chain.variant.map(|v| format!("-{}", serde_word(&v))).unwrap_or_default();
         let stem = format!("chains/{:02}-{}{variant}", n + 1, version_slug(chain.version));
-        out.add(
-            &format!("{stem}.pem"),
-            FileKind::Chain,
-            pem_certificates(chain.certificates.iter().map(|c| &c.0[..])),
-        );
+        out.add(&format!("{stem}.pem"), FileKind::Chain, pem_certificates(chain.certificates.iter().map(|c| &c.0[..])));
         if let Some(ocsp) = chain.ocsp_response {
             out.add(&format!("{stem}.ocsp.der"), FileKind::OcspStaple, ocsp.to_vec());
         }
@@ -290,7 +285,11 @@ fn assemble(input: &BundleInput<'_>) -> Result<(Vec<BundleFile>, Manifest), Bund
             kind: FileKind::Assessment,
             content: pretty_json(&AssessmentRecord::of(profile, assessment))?,
         },
-        BundleFile { path: PROFILE_FILE.to_string(), kind: FileKind::Profile, content: profile_text.as_bytes().to_vec() },
+        BundleFile {
+            path: PROFILE_FILE.to_string(),
+            kind: FileKind::Profile,
+            content: profile_text.as_bytes().to_vec(),
+        },
     ];
     if let Some(base) = &profile.meta.extends {
         // The overlay alone does not say what was judged; the base it extends does.

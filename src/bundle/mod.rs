@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::checks::CheckStatus;
-use crate::declaration::{DeclaredState, Declarations};
+use crate::declaration::{Declarations, DeclaredState};
 use crate::evidence::{ScanEvidence, UnixSeconds};
 use crate::i18n::Text;
 use crate::profile::Profile;
@@ -513,7 +513,7 @@ mod tests {
         for bad in ["../x", "/abs", "raw/../../x", "raw//x", "raw/./x", "a\\b", "raw/.hidden", "manifest.json", ""] {
             assert!(check_path(bad).is_err(), "{bad:?} accepted");
         }
-        let deep = vec!["a"; DEPTH_LIMIT + 1].join("/");
+        let deep = ["a"; DEPTH_LIMIT + 1].join("/");
         assert!(check_path(&deep).is_err());
         assert!(check_path("raw/endpoints/01-example.jp_192.0.2.1_443/handshakes/001-tls1.2-suites.txt").is_ok());
     }

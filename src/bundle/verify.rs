@@ -5,9 +5,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::{
-    check_path, derive_raw, hash_file, sha256_hex, AssessmentRecord, BundleError, FileKind, Manifest,
-    ASSESSMENT_FILE, BUNDLE_SCHEMA, DECLARATIONS_FILE, DEPTH_LIMIT, ENTRY_LIMIT, EVIDENCE_FILE, FILE_LIMIT,
-    MANIFEST_FILE, MANIFEST_LIMIT, PROFILE_BASE_FILE, PROFILE_FILE, RAW_DIR,
+    check_path, derive_raw, hash_file, sha256_hex, AssessmentRecord, BundleError, FileKind, Manifest, ASSESSMENT_FILE,
+    BUNDLE_SCHEMA, DECLARATIONS_FILE, DEPTH_LIMIT, ENTRY_LIMIT, EVIDENCE_FILE, FILE_LIMIT, MANIFEST_FILE,
+    MANIFEST_LIMIT, PROFILE_BASE_FILE, PROFILE_FILE, RAW_DIR,
 };
 use crate::checks::CheckStatus;
 use crate::declaration::Declarations;
@@ -379,7 +379,9 @@ fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, BundleError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| invalid(format!("not JSON: {e}")))?;
     match value.get("schema").and_then(|s| s.as_str()) {
         Some(BUNDLE_SCHEMA) => {}
-        Some(other) => return Err(BundleError::UnsupportedSchema { path: path.to_path_buf(), found: other.to_string() }),
+        Some(other) => {
+            return Err(BundleError::UnsupportedSchema { path: path.to_path_buf(), found: other.to_string() })
+        }
         None => return Err(invalid("no schema: not a kensa bundle manifest".to_string())),
     }
     let manifest: Manifest = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
@@ -660,7 +662,11 @@ fn compare_assessments(
             });
         }
         if was.basis != again.basis {
-            problems.push(Discrepancy::ItemBasis { item: id.to_string(), recorded: was.basis, recomputed: again.basis });
+            problems.push(Discrepancy::ItemBasis {
+                item: id.to_string(),
+                recorded: was.basis,
+                recomputed: again.basis,
+            });
         }
         if was.reason != again.reason || was.declared != again.declared {
             wording.push(Discrepancy::Wording { what: format!("item {id}") });
