@@ -441,3 +441,44 @@ fn writing_never_deletes_a_users_files() {
     let wrong = BundleInput { profile_text: other, ..input };
     assert!(matches!(bundle::write(&temp.path().join("wrong"), &wrong), Err(BundleError::Inconsistent(_))));
 }
+
+#[test]
+fn verdicts_that_the_evidence_does_not_give_are_refused_at_writing() {
+    let evidence = evidence();
+    let (profile, text) = Profile::resolve_with_text("mhlw-online-2023").unwrap();
+    let declarations = Declarations::parse(DECLARATIONS, "declarations.toml", &profile).unwrap();
+    // Declarations bundled, but not merged into the verdicts: verify would disagree.
+    let assessment = Assessment::evaluate(&profile, &evidence);
+    let input = BundleInput {
+        evidence: &evidence,
+        profile: &profile,
+        profile_text: &text,
+        declarations: Some(BundleDeclarations { text: DECLARATIONS, parsed: &declarations }),
+        options: JudgingOptions::default(),
+        assessment: &assessment,
+    };
+    let temp = TempDir::new("bundle-inconsistent").unwrap();
+    let error = bundle::write(&temp.path().join("b"), &input).unwrap_err();
+    assert!(matches!(error, BundleError::Inconsistent(_)) && error.to_string().contains("2-1.v"), "{error}");
+    assert!(!temp.path().join("b").exists());
+
+    let mut options = JudgingOptions::default();
+    options.expiry.warn_days += 1;
+    let other_options = BundleInput { declarations: None, options, ..input };
+    assert!(matches!(bundle::write(&temp.path().join("b"), &other_options), Err(BundleError::Inconsistent(_))));
+}
+
+#[test]
+fn another_kensa_version_is_a_note_not_a_failure() {
+    let (_temp, dir) = write_bundle(&evidence(), "mhlw-online-2023", false);
+    let mut manifest = manifest(&dir);
+    manifest["kensa_version"] = Value::from("0.0.1-older");
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let verification = verified(&dir);
+    assert!(verification.ok(), "{verification}");
+    assert!(verification
+        .warnings
+        .iter()
+        .any(|w| matches!(w, Discrepancy::Version { bundle, .. } if bundle == "0.0.1-older")));
+    assert!(verification.lines(Lang::En).iter().any(|l| l.starts_with("note written by kensa 0.0.1-older")));
+}

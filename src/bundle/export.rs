@@ -14,6 +14,7 @@ use super::{
 use crate::evidence::domain::{DomainEvidence, DomainSurvey, LookupAnswer, RegistrationSource};
 use crate::evidence::{EndpointEvidence, Fetch, FetchOutcome, FetchPurpose, ScanEvidence, TlsVersion};
 use crate::profile::Profile;
+use crate::verdict::Assessment;
 
 /// Files the derived views add, collected under one directory.
 struct Out<'a> {
@@ -278,13 +279,29 @@ fn assemble(input: &BundleInput<'_>) -> Result<(Vec<BundleFile>, Manifest), Bund
             profile.meta.id, reparsed.sha256, profile.sha256
         )));
     }
+    if options != assessment.options {
+        return Err(BundleError::Inconsistent("the judging options are not those of the assessment".to_string()));
+    }
+    let evidence_json = pretty_json(evidence)?;
+    let record = AssessmentRecord::of(profile, assessment);
+    // A bundle that would fail `verify` the moment it is written is refused instead: the
+    // verdicts must be what the written evidence, profile and declarations give.
+    let reread: ScanEvidence = serde_json::from_slice(&evidence_json)
+        .map_err(|e| BundleError::Inconsistent(format!("the evidence does not read back: {e}")))?;
+    let mut again = Assessment::evaluate_with(&reparsed, &reread, options);
+    if let Some(declarations) = declarations {
+        again.apply_declarations(&reparsed, declarations.parsed);
+    }
+    let (statuses, wording) = super::verify::compare_assessments(&record, &AssessmentRecord::of(&reparsed, &again));
+    if let Some(first) = statuses.iter().chain(&wording).next() {
+        return Err(BundleError::Inconsistent(format!(
+            "the assessment is not what the evidence, profile and declarations give ({first}, {} difference(s))",
+            statuses.len() + wording.len()
+        )));
+    }
     let mut files = vec![
-        BundleFile { path: EVIDENCE_FILE.to_string(), kind: FileKind::Evidence, content: pretty_json(evidence)? },
-        BundleFile {
-            path: ASSESSMENT_FILE.to_string(),
-            kind: FileKind::Assessment,
-            content: pretty_json(&AssessmentRecord::of(profile, assessment))?,
-        },
+        BundleFile { path: EVIDENCE_FILE.to_string(), kind: FileKind::Evidence, content: evidence_json },
+        BundleFile { path: ASSESSMENT_FILE.to_string(), kind: FileKind::Assessment, content: pretty_json(&record)? },
         BundleFile {
             path: PROFILE_FILE.to_string(),
             kind: FileKind::Profile,

@@ -13,6 +13,7 @@ use crate::checks::CheckStatus;
 use crate::declaration::Declarations;
 use crate::evidence::{ScanEvidence, EVIDENCE_SCHEMA};
 use crate::i18n::{Lang, Text};
+use crate::input::PROFILE_LIMIT;
 use crate::profile::Profile;
 use crate::verdict::{Assessment, Basis, ItemStatus};
 
@@ -475,10 +476,15 @@ fn check_files(dir: &Path, tree: &BTreeMap<String, Entry>, v: &mut Verification)
             Some(Entry::Dir | Entry::Other) => FileStatus::NotRegular,
             Some(Entry::File) => {
                 let on_disk = dir.join(path);
+                // Texts that are parsed are read whole, once, so what is hashed is what is judged.
+                let limit = match listed.kind {
+                    FileKind::Profile | FileKind::ProfileBase | FileKind::Declarations => PROFILE_LIMIT,
+                    _ => FILE_LIMIT,
+                };
                 let hashed = if listed.kind.is_derived() {
-                    hash_file(&on_disk, FILE_LIMIT)
+                    hash_file(&on_disk, limit)
                 } else {
-                    crate::input::read_limited(&on_disk, FILE_LIMIT).map(|bytes| {
+                    crate::input::read_limited(&on_disk, limit).map(|bytes| {
                         let digest = (sha256_hex(&bytes), bytes.len() as u64);
                         contents.insert(path.clone(), bytes);
                         digest
@@ -641,7 +647,7 @@ fn rejudge(evidence: &ScanEvidence, contents: &HashMap<String, Vec<u8>>, v: &mut
 
 /// Differences between the recorded and the recomputed verdicts: (status differences,
 /// wording differences).
-fn compare_assessments(
+pub(super) fn compare_assessments(
     recorded: &AssessmentRecord,
     recomputed: &AssessmentRecord,
 ) -> (Vec<Discrepancy>, Vec<Discrepancy>) {
