@@ -420,6 +420,7 @@ fn writing_never_deletes_a_users_files() {
     assert!(matches!(bundle::write(&occupied, &input), Err(BundleError::NotABundle { .. })));
     assert_eq!(std::fs::read_to_string(occupied.join("thesis.docx")).unwrap(), "precious");
 
+    assert!(matches!(bundle::write(&temp.path().join(".."), &input), Err(BundleError::NotADirectory(_))));
     let file = temp.write("a-file", "x").unwrap();
     assert!(matches!(bundle::write(&file, &input), Err(BundleError::NotADirectory(_))));
 

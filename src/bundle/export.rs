@@ -390,6 +390,10 @@ fn pretty_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, BundleError> {
 /// half a bundle. The same input always gives the same bytes (the bundle is dated by the
 /// evidence, not by the clock).
 pub fn write(dir: &Path, input: &BundleInput<'_>) -> Result<BundleSummary, BundleError> {
+    // The staging directory is a sibling named after the bundle; `.` or `/` has no sibling.
+    if dir.file_name().is_none() {
+        return Err(BundleError::NotADirectory(dir.to_path_buf()));
+    }
     let (files, manifest) = assemble(input)?;
     let manifest_text = pretty_json(&manifest)?;
     if manifest_text.len() as u64 > MANIFEST_LIMIT {
