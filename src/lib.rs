@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod bundle;
 pub mod certificate;
 pub mod chain;
 pub mod checks;

@@ -233,15 +233,31 @@ impl Profile {
         }
     }
 
+    /// [`Profile::resolve`], and the exact text the profile was parsed from: an evidence
+    /// bundle carries that text so a later `kensa verify` judges with the very same profile.
+    /// [`Profile::parse`] of the returned text under the returned profile's `source` gives
+    /// the same profile back (for a profile with `extends`, as long as the embedded base is
+    /// the same; its `sha256` covers the base too).
+    pub fn resolve_with_text(name_or_path: &str) -> Result<(Profile, String), ProfileError> {
+        match EMBEDDED_PROFILES.iter().find(|(name, _, _)| *name == name_or_path) {
+            Some((_, source, text)) => Ok((Profile::parse(text, source)?, text.to_string())),
+            None => {
+                let path = Path::new(name_or_path);
+                let text = read_profile_text(path)?;
+                Ok((Profile::parse(&text, &path.display().to_string())?, text))
+            }
+        }
+    }
+
+    /// The text of the embedded profile called `name` (as `--profile` and `extends` name it).
+    pub fn embedded_text(name: &str) -> Option<&'static str> {
+        EMBEDDED_PROFILES.iter().find(|(n, _, _)| *n == name).map(|(_, _, text)| *text)
+    }
+
     /// Loads a profile from a file.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
-        let name = path.display().to_string();
-        let text = crate::input::read_text_limited(path, crate::input::PROFILE_LIMIT).map_err(|e| ProfileError {
-            file: name.clone(),
-            position: None,
-            message: format!("cannot read profile: {e}"),
-        })?;
-        Profile::parse(&text, &name)
+        let text = read_profile_text(path)?;
+        Profile::parse(&text, &path.display().to_string())
     }
 
     /// Parses and validates profile text; `name` is used in error messages.
@@ -384,6 +400,15 @@ impl Profile {
     }
 }
 
+/// A profile file's text, size-capped.
+fn read_profile_text(path: &Path) -> Result<String, ProfileError> {
+    crate::input::read_text_limited(path, crate::input::PROFILE_LIMIT).map_err(|e| ProfileError {
+        file: path.display().to_string(),
+        position: None,
+        message: format!("cannot read profile: {e}"),
+    })
+}
+
 type Located = (std::ops::Range<usize>, String);
 
 /// The check IDs of a list, each known to the registry.
@@ -489,6 +514,24 @@ mod tests {
             assert!(err.message.contains(needle), "{err}");
         }
         assert!(Profile::parse(&minimal("checks = [\"tls.no-sslv2\"]\n"), "p.toml").is_ok());
+    }
+
+    #[test]
+    fn a_profile_reloads_identically_from_its_text() {
+        for name in ["mhlw-online-2023", "mhlw-online-2023-high"] {
+            let (profile, text) = Profile::resolve_with_text(name).expect("embedded profile");
+            let again = Profile::parse(&text, &profile.source).expect("its text loads");
+            assert_eq!(again.sha256, profile.sha256, "{name}");
+            assert_eq!(again.meta.id, profile.meta.id);
+            assert_eq!(format!("{:?}", again.items), format!("{:?}", profile.items));
+        }
+        // A copy of the -high file elsewhere still derives from the embedded base.
+        let dir = crate::testkit::TempDir::new("profile-copy").expect("temp dir");
+        let text = Profile::embedded_text("mhlw-online-2023-high").expect("embedded text");
+        let path = dir.write("high.toml", text).expect("write");
+        let (copied, copied_text) = Profile::resolve_with_text(&path.display().to_string()).expect("copy loads");
+        assert_eq!(copied_text, text);
+        assert_eq!(copied.sha256, Profile::resolve("mhlw-online-2023-high").expect("high").sha256);
     }
 
     #[test]

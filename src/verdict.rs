@@ -124,7 +124,7 @@ pub struct Assessment {
 
 /// Options that change how evidence is judged (not what is probed), so stored evidence
 /// can be judged again with other thresholds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JudgingOptions {
     pub expiry: ExpiryThresholds,
     /// When a domain's approaching expiry becomes a warning, then a failure.
