@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use std::io::IsTerminal;
 
+use crate::bundle::{BundleDeclarations, BundleInput};
 use crate::checks::{DomainExpiryThresholds, ExpiryThresholds};
 use crate::declaration::Declarations;
 use crate::domain::dns::{DnsSettings, TrustAnchor};
@@ -26,6 +27,9 @@ use crate::report::{Format, Report};
 use crate::resolve::{parse_resolver, Pin, ResolverSettings};
 use crate::target::Target;
 use crate::verdict::{Assessment, JudgingOptions};
+
+/// The profile used when neither --profile nor a manifest names one.
+const DEFAULT_PROFILE: &str = "mhlw-online-2023";
 
 /// Exit code for usage and input errors.
 pub const EXIT_USAGE: i32 = 2;
@@ -57,9 +61,21 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Write a commented service manifest template (kensa.toml) to fill in.
     Init(InitArgs),
+    /// Re-run every check offline from an evidence bundle and confirm its verdicts and digests.
+    Verify(VerifyArgs),
     /// Declarations for items no network test can prove.
     #[command(subcommand)]
     Declare(DeclareCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// A directory written by `--evidence DIR`.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Language of the verification's lines (default from LC_ALL/LC_MESSAGES/LANG).
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
 }
 
 #[derive(Args, Debug)]
@@ -224,6 +240,11 @@ pub struct OutputArgs {
     /// init`); overrides the manifest's.
     #[arg(long, value_name = "FILE")]
     pub declarations: Option<PathBuf>,
+    /// Write an evidence bundle to DIR: the raw material (handshakes, chains, DNS, RDAP,
+    /// WHOIS, HTTP heads), the profile, the verdicts and a manifest of SHA-256 digests, for
+    /// `kensa verify DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
     /// Report language (default: Japanese if LC_ALL/LC_MESSAGES/LANG start with "ja").
     #[arg(long, value_enum)]
     pub lang: Option<Lang>,
@@ -306,6 +327,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Recheck(args) => run_recheck(args),
         Command::Bench(args) => run_bench(args).await,
         Command::Init(args) => run_init(&args),
+        Command::Verify(args) => run_verify(&args),
         Command::Declare(DeclareCommand::Init(args)) => run_declare_init(&args),
     };
     match result {
@@ -321,8 +343,7 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
     args.output.validate()?;
     let manifest =
         args.manifest.as_deref().map(Manifest::load).transpose().map_err(|e| InputError(format!("--manifest: {e}")))?;
-    let profile = load_profile(&args.output, manifest.as_ref())?;
-    let declarations = load_declarations(&args.output, manifest.as_ref(), &profile)?;
+    let standards = load_standards(&args.output, manifest.as_ref())?;
     let mut targets = args.targets.iter().map(|t| t.parse::<Target>()).collect::<Result<Vec<_>, _>>()?;
     if let Some(manifest) = &manifest {
         targets.extend(manifest.targets());
@@ -389,7 +410,7 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
         }
         evidence.service = Some(service);
     }
-    emit(&profile, &evidence, &args.output, declarations.as_ref())
+    emit(&standards, &evidence, &args.output)
 }
 
 /// The domain survey's settings from the command line; bad anchors, bootstraps or servers
@@ -445,17 +466,18 @@ async fn survey_settings(args: &ScanArgs, request: &ScanRequest) -> Result<Surve
 
 async fn run_demo(args: DemoArgs) -> Result<i32, InputError> {
     args.output.validate()?;
-    let profile = load_profile(&args.output, None)?;
-    // Without --declarations the demo shows its own example declarations.
-    let declarations = load_declarations(&args.output, None, &profile)?.or_else(|| crate::demo::declarations(&profile));
+    let mut standards = load_standards(&args.output, None)?;
+    if standards.declarations.is_none() {
+        // Without --declarations the demo shows its own example declarations.
+        standards.declarations = crate::demo::declarations(&standards.profile)
+            .map(|parsed| LoadedDeclarations { parsed, text: crate::demo::DEMO_DECLARATIONS.to_string() });
+    }
     let timeout = parse_timeout(args.timeout)?;
     let run = crate::demo::run(timeout).await.map_err(|e| InputError(format!("demo could not start: {e}")))?;
     let lang = args.output.lang.unwrap_or_else(Lang::from_env);
-    let assessment = judge(&profile, &run.evidence, &args.output, declarations.as_ref())?;
-    let (comparison, all_held) = crate::demo::expectations(&run, &profile, &assessment, lang);
-    let report =
-        Report { profile: &profile, evidence: &run.evidence, assessment: &assessment, lang, bundle_sha256: None };
-    let appended = write_reports(&report, &args.output, Some(&comparison))?;
+    let assessment = judge(&standards, &run.evidence, &args.output)?;
+    let (comparison, all_held) = crate::demo::expectations(&run, &standards.profile, &assessment, lang);
+    let appended = publish(&standards, &run.evidence, &assessment, &args.output, Some(&comparison))?;
     if !appended {
         eprint!("{comparison}");
     }
@@ -469,10 +491,17 @@ async fn run_bench(args: crate::bench::BenchArgs) -> Result<i32, InputError> {
 
 fn run_recheck(args: RecheckArgs) -> Result<i32, InputError> {
     args.output.validate()?;
-    let profile = load_profile(&args.output, None)?;
-    let declarations = load_declarations(&args.output, None, &profile)?;
+    let standards = load_standards(&args.output, None)?;
     let evidence = load_evidence(&args.file, "recheck")?;
-    emit(&profile, &evidence, &args.output, declarations.as_ref())
+    emit(&standards, &evidence, &args.output)
+}
+
+fn run_verify(args: &VerifyArgs) -> Result<i32, InputError> {
+    let verification = crate::bundle::verify(&args.dir).map_err(|e| InputError(format!("verify: {e}")))?;
+    for line in verification.lines(args.lang.unwrap_or_else(Lang::from_env)) {
+        println!("{line}");
+    }
+    Ok(if verification.ok() { 0 } else { 1 })
 }
 
 fn run_init(args: &InitArgs) -> Result<i32, InputError> {
@@ -528,31 +557,60 @@ fn load_evidence(path: &Path, what: &str) -> Result<ScanEvidence, InputError> {
     Ok(evidence)
 }
 
-/// Judges the evidence, writes the reports, and returns the exit code.
-fn emit(
-    profile: &Profile,
-    evidence: &ScanEvidence,
-    output: &OutputArgs,
-    declarations: Option<&Declarations>,
-) -> Result<i32, InputError> {
-    let lang = output.lang.unwrap_or_else(Lang::from_env);
-    let assessment = judge(profile, evidence, output, declarations)?;
-    write_reports(&Report { profile, evidence, assessment: &assessment, lang, bundle_sha256: None }, output, None)?;
+/// Judges the evidence, writes the evidence bundle and the reports, and returns the exit code.
+fn emit(standards: &Standards, evidence: &ScanEvidence, output: &OutputArgs) -> Result<i32, InputError> {
+    let assessment = judge(standards, evidence, output)?;
+    publish(standards, evidence, &assessment, output, None)?;
     Ok(assessment.exit_code())
 }
 
 /// The assessment of `evidence` with the judging options and declarations of the run.
-fn judge(
-    profile: &Profile,
-    evidence: &ScanEvidence,
-    output: &OutputArgs,
-    declarations: Option<&Declarations>,
-) -> Result<Assessment, InputError> {
-    let mut assessment = Assessment::evaluate_with(profile, evidence, output.judging()?);
-    if let Some(declarations) = declarations {
-        assessment.apply_declarations(profile, declarations);
+fn judge(standards: &Standards, evidence: &ScanEvidence, output: &OutputArgs) -> Result<Assessment, InputError> {
+    let mut assessment = Assessment::evaluate_with(&standards.profile, evidence, output.judging()?);
+    if let Some(declarations) = &standards.declarations {
+        assessment.apply_declarations(&standards.profile, &declarations.parsed);
     }
     Ok(assessment)
+}
+
+/// Writes the evidence bundle (`--evidence`), then the reports, which name the bundle's
+/// digest. Returns whether the appendix was written (see [`write_reports`]).
+fn publish(
+    standards: &Standards,
+    evidence: &ScanEvidence,
+    assessment: &Assessment,
+    output: &OutputArgs,
+    appendix: Option<&str>,
+) -> Result<bool, InputError> {
+    let bundle_sha256 = match &output.evidence {
+        Some(dir) => {
+            let input = BundleInput {
+                evidence,
+                profile: &standards.profile,
+                profile_text: &standards.profile_text,
+                declarations: standards
+                    .declarations
+                    .as_ref()
+                    .map(|d| BundleDeclarations { text: &d.text, parsed: &d.parsed }),
+                options: assessment.options,
+                assessment,
+            };
+            let summary = crate::bundle::write(dir, &input)
+                .map_err(|e| InputError(format!("--evidence {}: {e}", dir.display())))?;
+            eprintln!(
+                "kensa: wrote the evidence bundle {} ({} files, SHA-256 {}); check it with: kensa verify {}",
+                dir.display(),
+                summary.files,
+                summary.manifest_sha256,
+                dir.display()
+            );
+            Some(summary.manifest_sha256)
+        }
+        None => None,
+    };
+    let lang = output.lang.unwrap_or_else(Lang::from_env);
+    let report = Report { profile: &standards.profile, evidence, assessment, lang, bundle_sha256 };
+    write_reports(&report, output, appendix)
 }
 
 /// Renders `report` in every requested format and writes each where `output` says; the
@@ -599,9 +657,24 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), InputError> {
     })
 }
 
-/// The profile named by --profile, else the one the manifest calls for, else the default.
-fn load_profile(output: &OutputArgs, manifest: Option<&Manifest>) -> Result<Profile, InputError> {
-    let chosen = output.profile.as_deref().or(manifest.map(Manifest::profile_name));
+/// What evidence is judged against: the profile and the declarations, each with the exact
+/// text it was read from (the evidence bundle keeps both).
+struct Standards {
+    profile: Profile,
+    profile_text: String,
+    declarations: Option<LoadedDeclarations>,
+}
+
+/// Declarations as read and as parsed.
+struct LoadedDeclarations {
+    parsed: Declarations,
+    text: String,
+}
+
+/// The profile named by --profile, else the one the manifest calls for, else the default;
+/// and the declarations of --declarations, else the manifest's, checked against it.
+fn load_standards(output: &OutputArgs, manifest: Option<&Manifest>) -> Result<Standards, InputError> {
+    let chosen = output.profile.as_deref().or(manifest.map(Manifest::profile_name)).unwrap_or(DEFAULT_PROFILE);
     if let (Some(given), Some(manifest)) = (&output.profile, manifest) {
         if given != manifest.profile_name() {
             eprintln!(
@@ -611,21 +684,20 @@ fn load_profile(output: &OutputArgs, manifest: Option<&Manifest>) -> Result<Prof
             );
         }
     }
-    match chosen {
-        Some(name_or_path) => Profile::resolve(name_or_path).map_err(|e| InputError(format!("invalid profile: {e}"))),
-        None => Ok(Profile::embedded()),
-    }
-}
-
-/// The declarations of --declarations, else the manifest's, checked against `profile`.
-fn load_declarations(
-    output: &OutputArgs,
-    manifest: Option<&Manifest>,
-    profile: &Profile,
-) -> Result<Option<Declarations>, InputError> {
+    let (profile, profile_text) =
+        Profile::resolve_with_text(chosen).map_err(|e| InputError(format!("invalid profile: {e}")))?;
     let path = output.declarations.clone().or_else(|| manifest.and_then(|m| m.service.declarations.clone()));
-    path.map(|path| Declarations::load(&path, profile).map_err(|e| InputError(format!("declarations: {e}"))))
-        .transpose()
+    let declarations = match path {
+        Some(path) => {
+            let text = crate::input::read_text_limited(&path, crate::input::PROFILE_LIMIT)
+                .map_err(|e| InputError(format!("declarations: {e}")))?;
+            let parsed = Declarations::parse(&text, &path.display().to_string(), &profile)
+                .map_err(|e| InputError(format!("declarations: {e}")))?;
+            Some(LoadedDeclarations { parsed, text })
+        }
+        None => None,
+    };
+    Ok(Standards { profile, profile_text, declarations })
 }
 
 fn parse_timeout(seconds: f64) -> Result<Duration, InputError> {

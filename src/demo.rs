@@ -124,7 +124,7 @@ pub async fn run(timeout: Duration) -> Result<DemoRun, String> {
 }
 
 /// Example declarations the demo applies, so its report shows how declared items read.
-const DEMO_DECLARATIONS: &str = r#"
+pub const DEMO_DECLARATIONS: &str = r#"
 [[declaration]]
 item = "2-1.v"
 status = "実施"
