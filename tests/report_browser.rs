@@ -108,9 +108,8 @@ fn chromium_renders_prints_and_shows_the_non_compliant_row() {
         &fresh("shot"),
         &[format!("--screenshot={}", png.display()), "--window-size=1240,1754".to_string(), url(&page)],
     );
-    let bytes = std::fs::read(&png).unwrap_or_else(|e| {
-        panic!("no screenshot ({e}); chromium said: {}", String::from_utf8_lossy(&out.stderr))
-    });
+    let bytes = std::fs::read(&png)
+        .unwrap_or_else(|e| panic!("no screenshot ({e}); chromium said: {}", String::from_utf8_lossy(&out.stderr)));
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     assert!(bytes.len() > 20_000, "screenshot suspiciously small: {} bytes", bytes.len());
 
@@ -141,7 +140,10 @@ fn chromium_renders_prints_and_shows_the_non_compliant_row() {
         .unwrap_or_else(|| panic!("the probe did not run; chromium said: {}", String::from_utf8_lossy(&out.stderr)));
     let want_rows = format!("rows={}", scan.profile.items.len());
     assert!(
-        line.contains("table=true") && line.contains("row=true") && line.contains("label=true") && line.contains(&want_rows),
+        line.contains("table=true")
+            && line.contains("row=true")
+            && line.contains("label=true")
+            && line.contains(&want_rows),
         "{line}"
     );
 
