@@ -116,6 +116,10 @@ pub fn render(report: &Report<'_>) -> String {
         "findings": findings,
         "evidence": report.evidence,
     });
+    let mut document = document;
+    if let Some(digest) = &report.bundle_sha256 {
+        document["evidence_bundle_sha256"] = json!(digest);
+    }
     let mut text = serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
     text

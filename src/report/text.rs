@@ -5,23 +5,16 @@ use std::fmt::Write;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::{ChainFacts, EndpointFacts, Report};
+use super::{
+    chain_end, handshake_line, ipa_label, off_path_lines, status_mark, suite_notes, suites_head, trust_label,
+    ChainFacts, EndpointFacts, Report,
+};
+pub(super) use super::{check_mark, tr};
 use crate::certificate::format_time;
-use crate::chain::{Origin, PathEnd};
+use crate::chain::Origin;
 use crate::checks::{CheckStatus, Support};
 use crate::i18n::{pad, Lang};
-use crate::posture::Fact;
-use crate::suite_class::{IpaClasses, Listing};
-use crate::trust::TrustVerdict;
 use crate::verdict::ItemStatus;
-
-/// Picks the English or Japanese form of a label.
-pub(super) fn tr(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
-    match lang {
-        Lang::En => en,
-        Lang::Ja => ja,
-    }
-}
 
 /// Renders the report for a terminal.
 pub fn render(report: &Report<'_>) -> String {
@@ -219,124 +212,19 @@ fn render_endpoint(out: &mut String, report: &Report<'_>, facts: &EndpointFacts)
 /// The suites of every accepted version, then the handshake facts.
 fn render_suites(out: &mut String, lang: Lang, facts: &EndpointFacts) {
     for version in &facts.suites {
-        let order = match (version.preference.kind, lang) {
-            ("server", Lang::En) if version.preference.complete => "server's order",
-            ("server", Lang::En) => "server's order, partly ranked",
-            ("server", Lang::Ja) if version.preference.complete => "サーバー優先順",
-            ("server", Lang::Ja) => "サーバー優先順（一部のみ順位確定）",
-            ("client", Lang::En) => "client's order honoured",
-            ("client", Lang::Ja) => "クライアントの順序に従う",
-            ("single", _) => "",
-            (_, Lang::En) => "order undetermined",
-            (_, Lang::Ja) => "優先順は判定できず",
-        };
-        let mut head = match lang {
-            Lang::En => format!("{} suite(s)", version.suites.len()),
-            Lang::Ja => format!("{}スイート", version.suites.len()),
-        };
-        if !order.is_empty() {
-            let _ = write!(head, ", {order}");
-        }
-        if version.untested > 0 {
-            let _ = match lang {
-                Lang::En => write!(head, ", {} untested", version.untested),
-                Lang::Ja => write!(head, "、未確認{}", version.untested),
-            };
-        }
-        if let Some(groups) = &version.groups {
-            let _ = write!(head, " · {} {}", tr(lang, "groups", "グループ"), groups.join(", "));
-            if version.groups_untested > 0 {
-                let _ = write!(head, " (+{} ?)", version.groups_untested);
-            }
-        }
         let label = format!("{} {}", tr(lang, "Suites", "スイート"), version.version.name());
-        let _ = writeln!(out, "  {} {head}", pad(&label, 16));
+        let _ = writeln!(out, "  {} {}", pad(&label, 16), suites_head(lang, version));
         for suite in &version.suites {
-            let mut notes: Vec<String> = Vec::new();
-            if suite.class.forward_secrecy {
-                notes.push("FS".to_string());
-            }
-            if suite.class.aead {
-                notes.push("AEAD".to_string());
-            }
-            if let Some(bits) = suite.dh_bits {
-                notes.push(format!("DH {bits}"));
-            }
-            notes.extend(suite.weaknesses.iter().map(|w| format!("⚠{w}")));
+            let notes = suite_notes(suite);
             let ipa = ipa_label(lang, &suite.class.ipa);
             let _ = writeln!(out, "    {} {}{}", pad(&suite.class.name, 46), notes.join(" "), ipa);
         }
     }
-    let h = &facts.handshake;
-    let facts_line = [
-        (tr(lang, "fallback SCSV", "フォールバックSCSV"), &h.fallback_scsv),
-        (tr(lang, "secure renegotiation", "安全な再ネゴシエーション"), &h.secure_renegotiation),
-        (tr(lang, "compression", "圧縮"), &h.compression),
-        ("EMS", &h.extended_master_secret),
-        (tr(lang, "OCSP stapling", "OCSPステープリング"), &h.ocsp_stapling),
-        (tr(lang, "session tickets", "セッションチケット"), &h.session_tickets),
-    ]
-    .iter()
-    .filter_map(|(name, fact)| {
-        let word = match fact {
-            Fact::Yes(_) => tr(lang, "yes", "あり"),
-            Fact::No(_) => tr(lang, "no", "なし"),
-            Fact::Unknown(_) => "?",
-            Fact::NotApplicable(_) => return None,
-        };
-        Some(format!("{name} {word}"))
-    })
-    .collect::<Vec<_>>();
-    let mut line = facts_line.join(" · ");
-    if !h.alpn.is_empty() {
-        let _ = write!(line, " · ALPN {}", h.alpn.join(", "));
-    }
+    let line = handshake_line(lang, &facts.handshake);
     if !line.is_empty() {
         let _ = writeln!(out, "  {} {line}", pad(tr(lang, "Handshake", "ハンドシェイク"), 16));
     }
     let _ = writeln!(out, "  {} {}", pad(tr(lang, "Connections", "接続数"), 16), facts.connections);
-}
-
-/// ` IPA:高/推奨` when the IPA data lists the suite in a profile's example, else nothing.
-fn ipa_label(lang: Lang, ipa: &IpaClasses) -> String {
-    let listed: Vec<&str> = [
-        (ipa.high, tr(lang, "high", "高")),
-        (ipa.recommended, tr(lang, "recommended", "推奨")),
-        (ipa.exception, tr(lang, "exception", "例外")),
-    ]
-    .into_iter()
-    .filter(|(l, _)| *l == Listing::Listed)
-    .map(|(_, name)| name)
-    .collect();
-    if listed.is_empty() {
-        String::new()
-    } else {
-        format!("  IPA:{}", listed.join("/"))
-    }
-}
-
-fn trust_label(lang: Lang, chain: &ChainFacts) -> String {
-    match &chain.trust {
-        TrustVerdict::Trusted { .. } => {
-            let stores: Vec<&str> = chain
-                .stores
-                .iter()
-                .filter(|s| s.trusted)
-                .map(|s| match lang {
-                    Lang::En => s.store.name_en(),
-                    Lang::Ja => s.store.name_ja(),
-                })
-                .collect();
-            match lang {
-                Lang::En => format!("trusted by {}", stores.join(", ")),
-                Lang::Ja => format!("信頼済み（{}）", stores.join("、")),
-            }
-        }
-        TrustVerdict::NotTrusted { reason, .. } => match lang {
-            Lang::En => format!("NOT trusted: {}", reason.describe_en()),
-            Lang::Ja => format!("信頼できない: {}", reason.describe_ja()),
-        },
-    }
 }
 
 /// One chain as a tree: the leaf, then each issuer indented below it, each with a mark for
@@ -402,46 +290,11 @@ fn render_chain(out: &mut String, lang: Lang, chain: &ChainFacts) {
         }
     }
     let indent = tree_indent(chain.path.len());
-    match &chain.end {
-        PathEnd::Anchor { store, subject } if chain.path.last().is_none_or(|top| &top.subject != subject) => {
-            let store = match lang {
-                Lang::En => store.name_en(),
-                Lang::Ja => store.name_ja(),
-            };
-            let _ = writeln!(out, "    {indent}⚓ {subject} ({store})");
-        }
-        PathEnd::Anchor { .. } => {}
-        PathEnd::UntrustedRoot => {
-            let _ = writeln!(
-                out,
-                "    {indent}✘ {}",
-                tr(lang, "self-signed root that no trust store holds", "どの信頼ストアにもない自己署名ルート")
-            );
-        }
-        PathEnd::IssuerMissing { issuer, ca_issuers } => {
-            let aia = if ca_issuers.is_empty() { "-".to_string() } else { ca_issuers.join(", ") };
-            let _ = writeln!(
-                out,
-                "    {indent}✘ {} {issuer} (AIA: {aia})",
-                tr(lang, "missing issuer:", "発行者が欠けている:")
-            );
-        }
-        PathEnd::Unreadable { position, reason } => {
-            let _ = writeln!(out, "    {indent}? #{position}: {reason}");
-        }
-        PathEnd::TooLong => {
-            let _ = writeln!(out, "    {indent}✘ {}", tr(lang, "path too long", "パスが長すぎる"));
-        }
+    if let Some((mark, line)) = chain_end(lang, chain) {
+        let _ = writeln!(out, "    {indent}{mark} {line}");
     }
-    for extra in &chain.off_path {
-        let what = match extra.duplicate_of {
-            Some(first) => match lang {
-                Lang::En => format!("duplicate of #{first}"),
-                Lang::Ja => format!("#{first}の重複"),
-            },
-            None => tr(lang, "not part of the path", "パスに含まれない").to_string(),
-        };
-        let _ = writeln!(out, "    △ #{} {} ({what})", extra.position, extra.subject);
+    for line in off_path_lines(lang, chain) {
+        let _ = writeln!(out, "    △ {line}");
     }
 }
 
@@ -450,28 +303,6 @@ fn tree_indent(depth: usize) -> String {
         String::new()
     } else {
         format!("{}└─ ", "   ".repeat(depth - 1))
-    }
-}
-
-fn status_mark(status: ItemStatus) -> &'static str {
-    match status {
-        ItemStatus::Compliant => "✔",
-        ItemStatus::NonCompliant => "✘",
-        ItemStatus::NeedsReview => "△",
-        ItemStatus::Indeterminate => "?",
-        ItemStatus::DeclarationNeeded => "…",
-        ItemStatus::NotApplicable => "-",
-    }
-}
-
-pub(super) fn check_mark(status: CheckStatus) -> &'static str {
-    match status {
-        CheckStatus::Pass => "✔",
-        CheckStatus::NotRun => "-",
-        CheckStatus::Info => "i",
-        CheckStatus::Warn => "△",
-        CheckStatus::Indeterminate => "?",
-        CheckStatus::Fail => "✘",
     }
 }
 
