@@ -12,6 +12,7 @@ pub mod enumerate;
 pub mod fetch;
 pub mod gate;
 pub mod hand_built;
+pub mod http_posture;
 pub mod legacy;
 pub mod modern;
 pub mod net;
@@ -83,6 +84,8 @@ pub struct ScanRequest {
     pub patient_facing: Vec<String>,
     /// The domain survey of the targets' host names (2-1.xv); `None` skips it.
     pub survey: Option<crate::domain::SurveySettings>,
+    /// The HTTP posture probe (plain-HTTP redirect, HSTS, cookies, cleartext WebSocket).
+    pub http: http_posture::HttpSettings,
 }
 
 impl ScanRequest {
@@ -103,6 +106,7 @@ impl ScanRequest {
             system_roots: Vec::new(),
             patient_facing: Vec::new(),
             survey: None,
+            http: http_posture::HttpSettings::default(),
         }
     }
 }
@@ -144,9 +148,11 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
         revocation: request.revocation,
         timeout: request.timeout,
     });
+    // The HTTPS entry page is fetched with the trust the run's checks use.
+    let http_roots: Vec<CertDer> = request.extra_roots.iter().chain(&request.system_roots).cloned().collect();
     let slots = Semaphore::new(request.concurrency.max(1));
     let probing = futures::future::join_all(jobs.into_iter().map(|(index, addr, server_name)| {
-        let (gates, slots, policy) = (&gates, &slots, &policy);
+        let (gates, slots, policy, http_roots) = (&gates, &slots, &policy, &http_roots);
         async move {
             let _slot = slots.acquire().await.ok();
             let gate = gates.endpoint(addr);
@@ -154,6 +160,10 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
             endpoint.patient_facing = request.targets.get(index).is_some_and(|t| request.is_patient_facing(t));
             if let Some(policy) = policy {
                 endpoint.fetches = pki::follow_certificates(&endpoint, policy).await;
+            }
+            if let Some(target) = request.targets.get(index).filter(|_| request.http.enabled) {
+                let port = request.http.plain_port_for(target);
+                endpoint.http = Some(http_posture::probe(&gate, target, port, http_roots, request.timeout).await);
             }
             if let Some(sink) = &request.progress {
                 (sink.0)(Progress::EndpointDone { label: endpoint.label(), connections: endpoint.connections });
@@ -264,6 +274,7 @@ pub async fn probe_endpoint(
         patient_facing: false,
         certificate_variants,
         fetches: Vec::new(),
+        http: None,
     }
 }
 
