@@ -15,7 +15,12 @@ use crate::i18n::Text;
 /// One year in seconds: the least HSTS max-age the preload list accepts, and kensa's bar.
 pub const HSTS_MIN_MAX_AGE: u64 = 31_536_000;
 
-fn result(status: CheckStatus, en: impl Into<String>, ja: impl Into<String>, evidence: serde_json::Value) -> CheckResult {
+fn result(
+    status: CheckStatus,
+    en: impl Into<String>,
+    ja: impl Into<String>,
+    evidence: serde_json::Value,
+) -> CheckResult {
     CheckResult::new(status, Text::new(en, ja), evidence)
 }
 
@@ -77,7 +82,10 @@ fn entry_head(posture: &HttpPosture) -> Result<(&HttpExchange, &ResponseHead), C
         // would not get this far either.
         HttpOutcome::Error { error: HttpErrorKind::Tls, reason } => Err(result(
             CheckStatus::Info,
-            format!("{} could not be fetched over a verified TLS connection ({reason}); see the certificate checks", entry.url),
+            format!(
+                "{} could not be fetched over a verified TLS connection ({reason}); see the certificate checks",
+                entry.url
+            ),
             format!("{}を検証済みのTLS接続で取得できなかった（{reason}）。証明書の検査結果を参照", entry.url),
             json!({"url": entry.url, "outcome": entry.outcome}),
         )),
@@ -328,7 +336,10 @@ pub(super) fn hsts(endpoint: &EndpointEvidence, _context: &CheckContext<'_>) -> 
     if hsts.max_age < HSTS_MIN_MAX_AGE {
         return result(
             CheckStatus::Warn,
-            format!("{url} sends HSTS with max-age={} ({days} days), shorter than one year ({HSTS_MIN_MAX_AGE})", hsts.max_age),
+            format!(
+                "{url} sends HSTS with max-age={} ({days} days), shorter than one year ({HSTS_MIN_MAX_AGE})",
+                hsts.max_age
+            ),
             format!("{url}のHSTSのmax-ageが{}秒（{days}日）で、1年（{HSTS_MIN_MAX_AGE}秒）より短い", hsts.max_age),
             evidence,
         );

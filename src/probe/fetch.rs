@@ -319,9 +319,20 @@ pub fn classify_error(error: &reqwest::Error) -> (crate::evidence::http::HttpErr
         }
         cause = err.source();
     }
-    // hyper's parse errors are only recognisable by their text (hyper is not a direct
-    // dependency): "invalid HTTP version parsed", "message head is too large"…
-    let kind = if reason.contains(" parsed") || reason.contains("message head is too large") {
+    // rustls errors reach here re-wrapped by the TLS connector, and hyper's parse errors
+    // (hyper is not a direct dependency) are opaque too: both are recognisable by their
+    // text only — rustls's `Display` forms, and "invalid HTTP version parsed"…
+    const TLS_FAILURES: [&str; 6] = [
+        "invalid peer certificate",
+        "received fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+        "corrupt message",
+        "handshake",
+    ];
+    let kind = if TLS_FAILURES.iter().any(|t| reason.contains(t)) {
+        Kind::Tls
+    } else if reason.contains(" parsed") || reason.contains("message head is too large") {
         Kind::Garbage
     } else if reason.contains("connection closed before message completed") {
         Kind::Closed

@@ -242,7 +242,11 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, routes: &HashMap<String, Route>, counters: &Counters) {
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    routes: &HashMap<String, Route>,
+    counters: &Counters,
+) {
     let request = match tokio::time::timeout(REQUEST_DEADLINE, read_request(&mut stream)).await {
         Ok(Ok(request)) => request,
         Ok(Err(status)) => {
