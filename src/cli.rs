@@ -164,6 +164,12 @@ pub struct ScanArgs {
     /// it is revoked. Contacts the CAs' servers.
     #[arg(long)]
     pub revocation: bool,
+    /// Skip the HTTP posture probe (plain-HTTP redirect, HSTS, cookies, cleartext WebSocket).
+    #[arg(long)]
+    pub no_http: bool,
+    /// The plain-HTTP port asked on every host for the redirect to HTTPS.
+    #[arg(long, value_name = "PORT", default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
+    pub http_port: u16,
     /// A host whose endpoints serve patients' browsers (`*` for every target); repeatable.
     /// There, a chain trusted only through --ca-file needs review (要確認).
     #[arg(long = "patient-facing", value_name = "HOST")]
@@ -383,6 +389,8 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
     request.system_roots = system_roots;
     request.fetch = !args.no_fetch;
     request.revocation = args.revocation;
+    request.http.enabled = !args.no_http;
+    request.http.plain_port = args.http_port;
     request.patient_facing = args.patient_facing.clone();
     if let Some(manifest) = &manifest {
         request.patient_facing.extend(manifest.patient_facing_hosts());

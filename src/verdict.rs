@@ -144,6 +144,11 @@ impl JudgingOptions {
             domain_expiry: self.domain_expiry,
             survey: evidence.domains.as_ref(),
             baseline: evidence.baseline.as_ref(),
+            http: evidence
+                .targets
+                .iter()
+                .flat_map(|t| &t.endpoints)
+                .any(|e| e.http.as_ref().is_some_and(|h| h.probed())),
         }
     }
 

@@ -12,6 +12,7 @@ mod certificate;
 pub mod chain_review;
 mod domain;
 mod drift;
+mod http;
 mod protocol;
 mod revocation;
 mod suites;
@@ -19,6 +20,7 @@ mod transparency;
 
 pub use caa::{CaaIdentifiers, CaaPermission};
 pub use domain::{DomainExpiryThresholds, TakeoverFingerprints};
+pub use http::{cookie_flags, parse_hsts, CookieFlags, Hsts, HSTS_MIN_MAX_AGE};
 
 pub use suites::{DHE_FAIL_BELOW_BITS, DHE_WARN_BELOW_BITS};
 
@@ -97,6 +99,8 @@ pub struct CheckContext<'a> {
     pub survey: Option<&'a DomainSurvey>,
     /// What the `--baseline` scan showed, when one was given.
     pub baseline: Option<&'a Snapshot>,
+    /// HTTP posture was probed on at least one endpoint (not `--no-http`).
+    pub http: bool,
 }
 
 impl Default for CheckContext<'_> {
@@ -110,6 +114,7 @@ impl Default for CheckContext<'_> {
             domain_expiry: DomainExpiryThresholds::default(),
             survey: None,
             baseline: None,
+            http: false,
         }
     }
 }
@@ -124,6 +129,7 @@ impl std::fmt::Debug for CheckContext<'_> {
             .field("domain_expiry", &self.domain_expiry)
             .field("survey", &self.survey.is_some())
             .field("baseline", &self.baseline.is_some())
+            .field("http", &self.http)
             .finish()
     }
 }
@@ -163,6 +169,9 @@ pub enum Requires {
     Survey,
     /// A baseline was given (`--baseline`).
     Baseline,
+    /// HTTP posture was probed (not `--no-http`) on some endpoint that serves pages or
+    /// WebSocket.
+    HttpPosture,
 }
 
 impl Requires {
@@ -172,6 +181,7 @@ impl Requires {
             Requires::Nothing => true,
             Requires::Survey => context.survey.is_some(),
             Requires::Baseline => context.baseline.is_some(),
+            Requires::HttpPosture => context.http,
         }
     }
 }
@@ -409,6 +419,41 @@ pub static REGISTRY: &[CheckDef] = &[
         title_ja: "提示された証明書の発行認証局がCAAで許可されている",
         run: CheckRun::Endpoint(caa::served_issuer_permitted),
         requires: Requires::Survey,
+    },
+    CheckDef {
+        id: "http.redirect",
+        title_en: "Plain HTTP redirects straight to HTTPS on the same host, or is closed",
+        title_ja: "HTTP（暗号化なし）が同じホストのHTTPSへ直接転送される、またはポートが閉じている",
+        run: CheckRun::Endpoint(http::redirect),
+        requires: Requires::HttpPosture,
+    },
+    CheckDef {
+        id: "http.hsts",
+        title_en: "HSTS for at least one year, with includeSubDomains and preload",
+        title_ja: "HSTSが1年以上で、includeSubDomainsとpreloadが指定されている",
+        run: CheckRun::Endpoint(http::hsts),
+        requires: Requires::HttpPosture,
+    },
+    CheckDef {
+        id: "ws.cleartext",
+        title_en: "No WebSocket upgrade accepted without encryption",
+        title_ja: "暗号化なしのWebSocket接続を受け付けない",
+        run: CheckRun::Endpoint(http::websocket_cleartext),
+        requires: Requires::HttpPosture,
+    },
+    CheckDef {
+        id: "http.cookies",
+        title_en: "Cookies of the entry page are Secure, HttpOnly and SameSite",
+        title_ja: "入口ページのCookieにSecure・HttpOnly・SameSiteが付いている",
+        run: CheckRun::Endpoint(http::cookies),
+        requires: Requires::HttpPosture,
+    },
+    CheckDef {
+        id: "http.cache-control",
+        title_en: "Entry page caching (Cache-Control: no-store)",
+        title_ja: "入口ページのキャッシュ制御（Cache-Control: no-store）",
+        run: CheckRun::Endpoint(http::cache_control),
+        requires: Requires::HttpPosture,
     },
     CheckDef {
         id: "domain.expiry",

@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use serde::{Deserialize, Serialize};
 
 pub mod domain;
+pub mod http;
 
 /// Version tag of the evidence format. Bump on any incompatible change.
 pub const EVIDENCE_SCHEMA: &str = "kensa.evidence/1";
@@ -307,6 +308,10 @@ pub struct EndpointEvidence {
     /// caIssuers), and with `--revocation` OCSP queries and CRLs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fetches: Vec<Fetch>,
+    /// Plain-HTTP redirect, HSTS, cookies and caching of the entry page, and cleartext
+    /// WebSocket; absent when HTTP posture was not probed (`--no-http`, older evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<http::HttpPosture>,
 }
 
 /// A handshake that asks for a particular certificate.
@@ -410,6 +415,7 @@ impl EndpointEvidence {
             patient_facing: false,
             certificate_variants: Vec::new(),
             fetches: Vec::new(),
+            http: None,
         }
     }
 

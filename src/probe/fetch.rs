@@ -84,32 +84,7 @@ impl Fetcher {
     /// A fetcher that trusts the Mozilla roots and `extra_roots` (the run's `--ca-file`),
     /// so that a private PKI's `https` distribution points can be fetched too.
     pub fn with_extra_roots(extra_roots: &[CertDer]) -> Result<Fetcher, String> {
-        let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        for root in extra_roots {
-            roots
-                .add(CertificateDer::from(root.0.clone()))
-                .map_err(|e| format!("extra trust anchor not usable for fetches: {e}"))?;
-        }
-        // reqwest is built with `rustls-no-provider`: it must get a complete rustls
-        // configuration, on kensa's ring provider, or it would fail to build (and the
-        // default `rustls` feature would pull aws-lc-rs in).
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS configuration for fetches: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        // reqwest is built without HTTP/2; say so in ALPN rather than leave servers guessing.
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            // Without this reqwest honours HTTP_PROXY/HTTPS_PROXY/ALL_PROXY, which could send
-            // the requests (and proxy credentials) somewhere the user did not expect.
-            .no_proxy()
-            // Redirects are followed by hand, so each hop is checked for scheme and loops.
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .retry(reqwest::retry::never())
-            .user_agent(USER_AGENT)
+        let client = locked_down(tls_config(extra_roots)?)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| format!("HTTP client for fetches: {}", describe_error(&e)))?;
@@ -240,6 +215,131 @@ impl Fetcher {
             return Ok(FetchOutcome::Response { status: status.as_u16(), content_type, body: Bytes(body) });
         }
     }
+}
+
+/// A rustls client configuration on kensa's ring provider trusting the Mozilla roots and
+/// `extra_roots`.
+fn tls_config(extra_roots: &[CertDer]) -> Result<rustls::ClientConfig, String> {
+    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    for root in extra_roots {
+        roots
+            .add(CertificateDer::from(root.0.clone()))
+            .map_err(|e| format!("extra trust anchor not usable for fetches: {e}"))?;
+    }
+    // reqwest is built with `rustls-no-provider`: it must get a complete rustls
+    // configuration, on kensa's ring provider, or it would fail to build (and the
+    // default `rustls` feature would pull aws-lc-rs in).
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS configuration for fetches: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    // reqwest is built without HTTP/2; say so in ALPN rather than leave servers guessing.
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
+/// The client settings every kensa HTTP request shares, whoever builds the client.
+fn locked_down(tls: rustls::ClientConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        // Without this reqwest honours HTTP_PROXY/HTTPS_PROXY/ALL_PROXY, which could send
+        // the requests (and proxy credentials) somewhere the user did not expect.
+        .no_proxy()
+        // Redirects are followed by hand, so each hop is checked for scheme and loops.
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .retry(reqwest::retry::never())
+        .user_agent(USER_AGENT)
+}
+
+/// A resolver that resolves nothing: a client pinned to one address with
+/// [`reqwest::ClientBuilder::resolve`] must never look any other name up and connect there.
+#[derive(Debug)]
+struct NoResolution;
+
+impl reqwest::dns::Resolve for NoResolution {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let name = name.as_str().to_string();
+        Box::pin(async move {
+            Err(format!("{name} is not the probed endpoint; kensa does not resolve it").into())
+                as Result<reqwest::dns::Addrs, Box<dyn std::error::Error + Send + Sync>>
+        })
+    }
+}
+
+/// A client for the HTTP posture probe of one endpoint: `host` (a DNS name, sent as `Host`
+/// and SNI) always connects to `ip`, whatever port the URL names, and no other name
+/// resolves. Trusts the Mozilla roots and `extra_roots`; no connection is reused, so every
+/// request is one connection; `timeout` bounds the connect and each read.
+pub fn pinned_client(
+    extra_roots: &[CertDer],
+    host: Option<&str>,
+    ip: std::net::IpAddr,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
+    let mut builder = locked_down(tls_config(extra_roots)?)
+        .dns_resolver(std::sync::Arc::new(NoResolution))
+        .pool_max_idle_per_host(0)
+        .connect_timeout(timeout)
+        .read_timeout(timeout);
+    if let Some(host) = host {
+        // Port 0: the URL's port is used (reqwest's documented rule for overrides).
+        builder = builder.resolve(host, std::net::SocketAddr::new(ip, 0));
+    }
+    builder.build().map_err(|e| format!("HTTP client for the posture probe: {}", describe_error(&e)))
+}
+
+/// How a request failed, for [`crate::evidence::http::HttpErrorKind`], and a one-line reason.
+pub fn classify_error(error: &reqwest::Error) -> (crate::evidence::http::HttpErrorKind, String) {
+    use crate::evidence::http::HttpErrorKind as Kind;
+    let reason = describe_error(error);
+    if error.is_timeout() {
+        let kind = if error.is_connect() { Kind::ConnectTimeout } else { Kind::Timeout };
+        return (kind, reason);
+    }
+    let mut cause: Option<&dyn std::error::Error> = Some(error);
+    while let Some(err) = cause {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return (Kind::Tls, reason);
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()) {
+                return (Kind::Tls, reason);
+            }
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return (Kind::Refused, reason),
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe => return (Kind::Reset, reason),
+                std::io::ErrorKind::UnexpectedEof => return (Kind::Closed, reason),
+                std::io::ErrorKind::TimedOut => return (Kind::Timeout, reason),
+                _ => {}
+            }
+        }
+        cause = err.source();
+    }
+    // rustls errors reach here re-wrapped by the TLS connector, and hyper's parse errors
+    // (hyper is not a direct dependency) are opaque too: both are recognisable by their
+    // text only — rustls's `Display` forms, and "invalid HTTP version parsed"…
+    const TLS_FAILURES: [&str; 6] = [
+        "invalid peer certificate",
+        "received fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+        "corrupt message",
+        "handshake",
+    ];
+    let kind = if TLS_FAILURES.iter().any(|t| reason.contains(t)) {
+        Kind::Tls
+    } else if reason.contains(" parsed") || reason.contains("message head is too large") {
+        Kind::Garbage
+    } else if reason.contains("connection closed before message completed") {
+        Kind::Closed
+    } else {
+        Kind::Other
+    };
+    (kind, reason)
 }
 
 /// Parses `url` and admits only `http` and `https` with a host, before anything connects.

@@ -113,6 +113,34 @@ impl EndpointGate {
     }
 }
 
+/// The IP's turn for a connection another client opens (the HTTP posture probe's reqwest
+/// client): the permit and the delay apply, but the connection is not counted among the
+/// endpoint's TLS connections. Dropping it starts the IP's delay.
+#[derive(Debug)]
+pub struct Turn {
+    _permit: OwnedSemaphorePermit,
+    slot: Arc<IpSlot>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *self.slot.last_release.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
+    }
+}
+
+impl EndpointGate {
+    /// Waits for the IP's turn (its permit, then the delay after the last connection), for
+    /// a connection opened by someone else while the returned [`Turn`] is held.
+    pub async fn turn(&self) -> Option<Turn> {
+        let permit = self.slot.permits.clone().acquire_owned().await.ok()?;
+        let last = *self.slot.last_release.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(last) = last {
+            tokio::time::sleep_until(last + self.delay).await;
+        }
+        Some(Turn { _permit: permit, slot: self.slot.clone() })
+    }
+}
+
 /// An open connection that holds its IP's permit; dropping it closes the connection and
 /// starts the IP's delay.
 #[derive(Debug)]

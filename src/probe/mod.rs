@@ -12,6 +12,7 @@ pub mod enumerate;
 pub mod fetch;
 pub mod gate;
 pub mod hand_built;
+pub mod http_posture;
 pub mod legacy;
 pub mod modern;
 pub mod net;
@@ -85,6 +86,8 @@ pub struct ScanRequest {
     pub survey: Option<crate::domain::SurveySettings>,
     /// Names surveyed besides the targets' host names (a manifest's `domains`).
     pub survey_names: Vec<String>,
+    /// The HTTP posture probe (plain-HTTP redirect, HSTS, cookies, cleartext WebSocket).
+    pub http: http_posture::HttpSettings,
 }
 
 impl ScanRequest {
@@ -106,6 +109,7 @@ impl ScanRequest {
             patient_facing: Vec::new(),
             survey: None,
             survey_names: Vec::new(),
+            http: http_posture::HttpSettings::default(),
         }
     }
 }
@@ -147,9 +151,11 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
         revocation: request.revocation,
         timeout: request.timeout,
     });
+    // The HTTPS entry page is fetched with the trust the run's checks use.
+    let http_roots: Vec<CertDer> = request.extra_roots.iter().chain(&request.system_roots).cloned().collect();
     let slots = Semaphore::new(request.concurrency.max(1));
     let probing = futures::future::join_all(jobs.into_iter().map(|(index, addr, server_name)| {
-        let (gates, slots, policy) = (&gates, &slots, &policy);
+        let (gates, slots, policy, http_roots) = (&gates, &slots, &policy, &http_roots);
         async move {
             let _slot = slots.acquire().await.ok();
             let gate = gates.endpoint(addr);
@@ -157,6 +163,10 @@ pub async fn scan(request: &ScanRequest) -> ScanEvidence {
             endpoint.patient_facing = request.targets.get(index).is_some_and(|t| request.is_patient_facing(t));
             if let Some(policy) = policy {
                 endpoint.fetches = pki::follow_certificates(&endpoint, policy).await;
+            }
+            if let Some(target) = request.targets.get(index).filter(|_| request.http.enabled) {
+                let port = request.http.plain_port_for(target);
+                endpoint.http = Some(http_posture::probe(&gate, target, port, http_roots, request.timeout).await);
             }
             if let Some(sink) = &request.progress {
                 (sink.0)(Progress::EndpointDone { label: endpoint.label(), connections: endpoint.connections });
@@ -268,6 +278,7 @@ pub async fn probe_endpoint(
         patient_facing: false,
         certificate_variants,
         fetches: Vec::new(),
+        http: None,
     }
 }
 

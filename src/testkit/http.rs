@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 /// Largest request head read, in bytes.
@@ -144,12 +144,30 @@ impl HttpServer {
 
     /// Starts listening on 127.0.0.1 on a port the OS picks.
     pub async fn start(self) -> Result<RunningHttpServer, String> {
+        self.listen(None).await
+    }
+
+    /// Starts an HTTPS server on 127.0.0.1 serving `identity` (TLS 1.2 and 1.3, ALPN
+    /// http/1.1) with the same routes; connections that fail the handshake (a scanner's
+    /// legacy hellos) are closed.
+    pub async fn start_tls(self, identity: crate::testkit::Identity) -> Result<RunningHttpServer, String> {
+        let mut config = rustls::ServerConfig::builder_with_provider(crate::probe::modern::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(identity.chain, identity.key)
+            .map_err(|e| e.to_string())?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        self.listen(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn listen(self, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<RunningHttpServer, String> {
         let bind = SocketAddr::from(([127, 0, 0, 1], 0));
         let listener = TcpListener::bind(bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let counters = Arc::new(Counters::default());
         let routes = Arc::new(self.routes);
-        let task = tokio::spawn(accept_loop(listener, routes, counters.clone()));
+        let task = tokio::spawn(accept_loop(listener, routes, counters.clone(), tls));
         Ok(RunningHttpServer { addr, counters, task })
     }
 }
@@ -192,7 +210,12 @@ impl Drop for RunningHttpServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, routes: Arc<HashMap<String, Route>>, counters: Arc<Counters>) {
+async fn accept_loop(
+    listener: TcpListener,
+    routes: Arc<HashMap<String, Route>>,
+    counters: Arc<Counters>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
@@ -202,14 +225,28 @@ async fn accept_loop(listener: TcpListener, routes: Arc<HashMap<String, Route>>,
             continue;
         };
         counters.connections.fetch_add(1, Ordering::Relaxed);
-        let (routes, counters) = (routes.clone(), counters.clone());
+        let (routes, counters, tls) = (routes.clone(), counters.clone(), tls.clone());
         connections.spawn(async move {
-            let _ = tokio::time::timeout(CONNECTION_DEADLINE, serve_connection(stream, &routes, &counters)).await;
+            let _ = tokio::time::timeout(CONNECTION_DEADLINE, async {
+                match tls {
+                    None => serve_connection(stream, &routes, &counters).await,
+                    Some(acceptor) => {
+                        if let Ok(Ok(stream)) = tokio::time::timeout(REQUEST_DEADLINE, acceptor.accept(stream)).await {
+                            serve_connection(stream, &routes, &counters).await;
+                        }
+                    }
+                }
+            })
+            .await;
         });
     }
 }
 
-async fn serve_connection(mut stream: TcpStream, routes: &HashMap<String, Route>, counters: &Counters) {
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    routes: &HashMap<String, Route>,
+    counters: &Counters,
+) {
     let request = match tokio::time::timeout(REQUEST_DEADLINE, read_request(&mut stream)).await {
         Ok(Ok(request)) => request,
         Ok(Err(status)) => {
@@ -234,7 +271,7 @@ async fn serve_connection(mut stream: TcpStream, routes: &HashMap<String, Route>
 }
 
 /// Reads one request; an `Err` is the status to answer a request that cannot be served.
-async fn read_request(stream: &mut TcpStream) -> Result<Request, u16> {
+async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Request, u16> {
     let mut buffer = Vec::with_capacity(4096);
     let head_end = loop {
         if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -288,7 +325,7 @@ async fn read_request(stream: &mut TcpStream) -> Result<Request, u16> {
     Ok(request)
 }
 
-async fn write_response(stream: &mut TcpStream, response: &Response) -> std::io::Result<()> {
+async fn write_response<S: AsyncWrite + Unpin>(stream: &mut S, response: &Response) -> std::io::Result<()> {
     let mut head = format!("HTTP/1.1 {} {}\r\n", response.status, reason(response.status));
     if let Some(content_type) = &response.content_type {
         head.push_str(&format!("content-type: {content_type}\r\n"));
@@ -302,7 +339,7 @@ async fn write_response(stream: &mut TcpStream, response: &Response) -> std::io:
     stream.shutdown().await
 }
 
-async fn misbehave(mut stream: TcpStream, behaviour: Hostile) {
+async fn misbehave<S: AsyncWrite + Unpin>(mut stream: S, behaviour: Hostile) {
     match behaviour {
         Hostile::Tarpit => tokio::time::sleep(CONNECTION_DEADLINE).await,
         Hostile::Trickle { interval } => {
@@ -350,6 +387,7 @@ async fn misbehave(mut stream: TcpStream, behaviour: Hostile) {
 
 fn reason(status: u16) -> &'static str {
     match status {
+        101 => "Switching Protocols",
         200 => "OK",
         301 => "Moved Permanently",
         302 => "Found",
@@ -360,6 +398,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         411 => "Length Required",
         413 => "Content Too Large",
+        426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         505 => "HTTP Version Not Supported",
