@@ -395,6 +395,11 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
     if let Some(manifest) = &manifest {
         request.patient_facing.extend(manifest.patient_facing_hosts());
         request.survey_names = manifest.service.domains.clone();
+        for endpoint in &manifest.endpoints {
+            if let Some(port) = endpoint.http_port {
+                request.http.plain_ports.insert(endpoint.target.host.to_string(), port);
+            }
+        }
     }
     let baseline = args.baseline.as_deref().map(|path| load_evidence(path, "--baseline")).transpose()?;
     if !args.no_domain {

@@ -4,6 +4,7 @@
 //! scan the way `--ca-file` would, each endpoint gets its own in-process rustls server, and
 //! host names are pinned to 127.0.0.1 the way `--resolve` would.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use rustls::version::{TLS12, TLS13};
@@ -12,10 +13,12 @@ use crate::declaration::Declarations;
 use crate::evidence::{AddressFamily, CertDer, EndpointRole, ScanEvidence, ServiceInfo};
 use crate::i18n::{pad, Lang, Text};
 use crate::manifest::coverage_gaps;
+use crate::probe::http_posture::HttpSettings;
 use crate::probe::{scan, ScanRequest};
 use crate::profile::Profile;
 use crate::resolve::{Pin, ResolverSettings};
 use crate::target::Target;
+use crate::testkit::http::{HttpServer, Response, RunningHttpServer};
 use crate::testkit::{self_signed, spawn_tls_server, RunningServer, TestCa, Validity};
 use crate::verdict::{Assessment, ItemStatus};
 
@@ -36,25 +39,89 @@ pub struct DemoRun {
     pub endpoints: Vec<DemoEndpoint>,
 }
 
+/// A demo server; dropping it stops it.
+enum Running {
+    /// A TLS endpoint that speaks no HTTP (an API or relay).
+    Tls(RunningServer),
+    /// An HTTPS web server, and the plain-HTTP server standing in for its port 80.
+    Web { https: RunningHttpServer, plain: RunningHttpServer },
+}
+
+impl Running {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Running::Tls(server) => server.addr,
+            Running::Web { https, .. } => https.addr,
+        }
+    }
+
+    fn plain_port(&self) -> Option<u16> {
+        match self {
+            Running::Tls(_) => None,
+            Running::Web { plain, .. } => Some(plain.addr.port()),
+        }
+    }
+}
+
+/// An entry page as a careful web server sends it: HSTS for two years with subdomains and
+/// preload, a session cookie with every flag, and no caching.
+fn careful_page() -> Response {
+    let mut page = Response::ok("text/html; charset=utf-8", "<!doctype html><title>demo</title>");
+    page.headers = vec![
+        ("strict-transport-security".to_string(), "max-age=63072000; includeSubDomains; preload".to_string()),
+        ("set-cookie".to_string(), "session=demo; Path=/; Secure; HttpOnly; SameSite=Lax".to_string()),
+        ("cache-control".to_string(), "no-store".to_string()),
+    ];
+    page
+}
+
+/// An entry page with no HSTS, a cookie without flags, and default caching.
+fn careless_page() -> Response {
+    let mut page = Response::ok("text/html; charset=utf-8", "<!doctype html><title>demo</title>");
+    page.headers = vec![("set-cookie".to_string(), "session=demo; Path=/".to_string())];
+    page
+}
+
+/// Starts an HTTPS web server for `host` with `page` at `/`, and a plain-HTTP server that
+/// either redirects to it or serves the page in cleartext.
+async fn web(
+    identity: crate::testkit::Identity,
+    host: &str,
+    page: Response,
+    redirect: bool,
+) -> Result<Running, String> {
+    let https = HttpServer::new().route("/", page.clone()).start_tls(identity).await?;
+    let plain = if redirect {
+        let location = format!("https://{host}:{}/", https.addr.port());
+        HttpServer::new().route("/", Response::redirect(301, &location)).start().await?
+    } else {
+        HttpServer::new().route("/", page).start().await?
+    };
+    Ok(Running::Web { https, plain })
+}
+
 /// Starts the demo servers, scans them, and stops them.
 pub async fn run(timeout: Duration) -> Result<DemoRun, String> {
     let ca = TestCa::new("kensa demo CA").map_err(|e| e.to_string())?;
     let both: &[&'static rustls::SupportedProtocolVersion] = &[&TLS13, &TLS12];
     let e = |e: crate::testkit::PkiError| e.to_string();
-    let mut servers: Vec<(DemoEndpoint, RunningServer)> = Vec::new();
-    let mut add = |endpoint: DemoEndpoint, server: RunningServer| servers.push((endpoint, server));
+    let issue = |host: &str, validity| ca.issue(&[host], validity).map_err(e);
+    let tls = |server: RunningServer| Running::Tls(server);
+    let mut servers: Vec<(DemoEndpoint, Running)> = Vec::new();
+    let mut add = |endpoint: DemoEndpoint, server: Running| servers.push((endpoint, server));
 
     add(
         DemoEndpoint {
             host: "patient.clinic.example",
             role: EndpointRole::PatientWeb,
             description: Text::new(
-                "TLS 1.2 and 1.3, certificate from the (demo) CA",
-                "TLS 1.2/1.3、（デモ用）認証局発行の証明書",
+                "TLS 1.2/1.3, CA certificate, HTTPS redirect, HSTS",
+                "TLS 1.2/1.3、CA証明書、HTTPS転送、HSTS",
             ),
             expected: ItemStatus::Compliant,
         },
-        spawn_tls_server(ca.issue(&["patient.clinic.example"], Validity::CURRENT).map_err(e)?, both).await?,
+        web(issue("patient.clinic.example", Validity::CURRENT)?, "patient.clinic.example", careful_page(), true)
+            .await?,
     );
     add(
         DemoEndpoint {
@@ -63,7 +130,20 @@ pub async fn run(timeout: Duration) -> Result<DemoRun, String> {
             description: Text::new("TLS 1.2 only, valid certificate", "TLS 1.2のみ、有効な証明書"),
             expected: ItemStatus::Compliant,
         },
-        spawn_tls_server(ca.issue(&["api.clinic.example"], Validity::CURRENT).map_err(e)?, &[&TLS12]).await?,
+        tls(spawn_tls_server(issue("api.clinic.example", Validity::CURRENT)?, &[&TLS12]).await?),
+    );
+    add(
+        DemoEndpoint {
+            host: "portal.clinic.example",
+            role: EndpointRole::Static,
+            description: Text::new(
+                "valid TLS; page also over plain HTTP, no HSTS",
+                "TLS有効だが平文HTTPでも配信、HSTSなし",
+            ),
+            expected: ItemStatus::NeedsReview,
+        },
+        web(issue("portal.clinic.example", Validity::CURRENT)?, "portal.clinic.example", careless_page(), false)
+            .await?,
     );
     add(
         DemoEndpoint {
@@ -72,7 +152,8 @@ pub async fn run(timeout: Duration) -> Result<DemoRun, String> {
             description: Text::new("certificate expired ten days ago", "10日前に期限切れの証明書"),
             expected: ItemStatus::NonCompliant,
         },
-        spawn_tls_server(ca.issue(&["expired.clinic.example"], Validity::EXPIRED).map_err(e)?, both).await?,
+        web(issue("expired.clinic.example", Validity::EXPIRED)?, "expired.clinic.example", careful_page(), true)
+            .await?,
     );
     add(
         DemoEndpoint {
@@ -81,33 +162,49 @@ pub async fn run(timeout: Duration) -> Result<DemoRun, String> {
             description: Text::new("self-signed certificate", "自己署名証明書"),
             expected: ItemStatus::NonCompliant,
         },
-        spawn_tls_server(self_signed(&["selfsigned.clinic.example"], Validity::CURRENT).map_err(e)?, both).await?,
+        web(
+            self_signed(&["selfsigned.clinic.example"], Validity::CURRENT).map_err(e)?,
+            "selfsigned.clinic.example",
+            careful_page(),
+            true,
+        )
+        .await?,
     );
     add(
         DemoEndpoint {
             host: "mismatch.clinic.example",
-            role: EndpointRole::Static,
+            role: EndpointRole::Api,
             description: Text::new("certificate issued for another name", "別の名前に発行された証明書"),
             expected: ItemStatus::NonCompliant,
         },
-        spawn_tls_server(ca.issue(&["www.other.example"], Validity::CURRENT).map_err(e)?, both).await?,
+        tls(spawn_tls_server(issue("www.other.example", Validity::CURRENT)?, both).await?),
     );
 
     let mut targets = Vec::new();
     let mut pins = Vec::new();
+    let mut http = HttpSettings::default();
     for (endpoint, server) in &servers {
-        let port = server.addr.port();
+        // Every endpoint that serves pages has its own plain-HTTP stand-in: the demo never
+        // asks the machine's real port 80.
+        debug_assert!(server.plain_port().is_some() || !endpoint.role.serves_pages());
+        let addr = server.addr();
+        let port = addr.port();
         let mut target: Target = format!("https://{}:{port}/", endpoint.host)
             .parse()
             .map_err(|e: crate::target::TargetError| e.to_string())?;
         target.role = Some(endpoint.role);
         targets.push(target);
-        pins.push(format!("{}:{port}:{}", endpoint.host, server.addr.ip()).parse::<Pin>().map_err(|e| e.to_string())?);
+        pins.push(format!("{}:{port}:{}", endpoint.host, addr.ip()).parse::<Pin>().map_err(|e| e.to_string())?);
+        if let Some(plain) = server.plain_port() {
+            pins.push(format!("{}:{plain}:{}", endpoint.host, addr.ip()).parse::<Pin>().map_err(|e| e.to_string())?);
+            http.plain_ports.insert(endpoint.host.to_string(), plain);
+        }
     }
     let mut request =
         ScanRequest::new(targets, ResolverSettings { server: None, timeout, family: AddressFamily::Any }, timeout);
     request.pins = pins;
     request.extra_roots = vec![CertDer(ca.certificate().to_vec())];
+    request.http = http;
     let mut evidence = scan(&request).await;
     evidence.service = Some(ServiceInfo {
         name: "kensa デモ診療サービス (demo)".to_string(),

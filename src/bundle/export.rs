@@ -12,6 +12,7 @@ use super::{
     PROFILE_FILE, RAW_DIR,
 };
 use crate::evidence::domain::{DomainEvidence, DomainSurvey, LookupAnswer, RegistrationSource};
+use crate::evidence::http::HttpOutcome;
 use crate::evidence::{EndpointEvidence, Fetch, FetchOutcome, FetchPurpose, ScanEvidence, TlsVersion};
 use crate::profile::Profile;
 use crate::verdict::Assessment;
@@ -40,9 +41,9 @@ type DomainView = fn(&DomainEvidence, &DomainSurvey, &mut Out<'_>);
 
 /// Views of the whole scan, under `raw/`.
 const SCAN_VIEWS: &[ScanView] = &[trust_roots, survey];
-/// Views of each endpoint, under `raw/endpoints/NN-LABEL/`. A new kind of endpoint evidence
-/// (HTTP response heads, [`FileKind::HttpHead`]) gets its view by adding a function here.
-const ENDPOINT_VIEWS: &[EndpointView] = &[handshakes, chains, fetches];
+/// Views of each endpoint, under `raw/endpoints/NN-LABEL/`; a new kind of endpoint evidence
+/// gets its view by adding a function here.
+const ENDPOINT_VIEWS: &[EndpointView] = &[handshakes, chains, fetches, http_heads];
 /// Views of each registrable domain, under `raw/domains/NN-DOMAIN/`.
 const DOMAIN_VIEWS: &[DomainView] = &[registration, dns];
 
@@ -192,6 +193,26 @@ fn fetches(endpoint: &EndpointEvidence, out: &mut Out<'_>) {
             };
             out.add(&format!("{stem}.{extension}"), FileKind::FetchBody, body.0.clone());
         }
+    }
+}
+
+/// Every HTTP exchange of the posture probe: the plain-HTTP hops, the HTTPS entry page and
+/// the cleartext WebSocket attempt, each as its URL and the response head as received (or
+/// why there was none). Cookie values were redacted when the evidence was recorded.
+fn http_heads(endpoint: &EndpointEvidence, out: &mut Out<'_>) {
+    let Some(posture) = &endpoint.http else { return };
+    let plain = posture.plain.iter().flat_map(|chain| chain.hops.iter()).map(|hop| ("plain", hop));
+    let entry = posture.entry.iter().map(|exchange| ("entry", exchange));
+    let websocket = posture.cleartext_websocket.iter().map(|exchange| ("websocket", exchange));
+    for (n, (kind, exchange)) in plain.chain(entry).chain(websocket).enumerate() {
+        let mut text = format!("url: {}\nelapsed_ms: {}\n\n", exchange.url, exchange.elapsed_ms);
+        match &exchange.outcome {
+            HttpOutcome::Response(head) => text.push_str(&head.head),
+            HttpOutcome::Error { error, reason } => {
+                text.push_str(&format!("error: {}\nreason: {reason}\n", serde_word(error)))
+            }
+        }
+        out.add(&format!("http/{:02}-{kind}.txt", n + 1), FileKind::HttpHead, text);
     }
 }
 

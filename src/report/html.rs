@@ -354,6 +354,19 @@ fn endpoint(report: &Report<'_>, facts: &EndpointFacts) -> Value {
         "suites": suites,
         "handshake": handshake_line(lang, &facts.handshake),
         "connections": facts.connections,
+        "http": facts.http.iter().map(|h| json!({
+            "kind": match (h.kind, lang) {
+                ("plain", Lang::En) => "plain HTTP",
+                ("plain", Lang::Ja) => "平文HTTP",
+                ("entry", Lang::En) => "HTTPS entry page",
+                ("entry", Lang::Ja) => "HTTPS入口ページ",
+                (_, Lang::En) => "cleartext WebSocket",
+                (_, Lang::Ja) => "平文WebSocket",
+            },
+            "url": h.url,
+            "outcome": h.outcome,
+            "headers": h.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "items": items,
         "findings": findings,
     })

@@ -337,6 +337,62 @@ pub struct EndpointFacts {
     pub handshake: HandshakeFacts,
     /// TCP connections kensa opened to the endpoint.
     pub connections: u32,
+    /// The HTTP posture probe's exchanges, in order; empty when it did not run.
+    pub http: Vec<HttpFact>,
+}
+
+/// One HTTP exchange of the posture probe, for people.
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpFact {
+    /// `plain` (a hop over plain HTTP), `entry` (the HTTPS entry page) or `websocket` (the
+    /// cleartext WebSocket upgrade).
+    pub kind: &'static str,
+    pub url: String,
+    /// `301 → https://…`, `200`, or the error.
+    pub outcome: String,
+    /// The headers the posture checks read, as received (cookie values were redacted when
+    /// recorded).
+    pub headers: Vec<(String, String)>,
+}
+
+impl HttpFact {
+    /// The exchanges of `posture`: the plain-HTTP hops, the entry page, the WebSocket attempt.
+    fn all(posture: &crate::evidence::http::HttpPosture) -> Vec<HttpFact> {
+        use crate::evidence::http::HttpOutcome;
+        const SHOWN: [&str; 4] = ["strict-transport-security", "set-cookie", "cache-control", "upgrade"];
+        let plain = posture.plain.iter().flat_map(|chain| chain.hops.iter()).map(|hop| ("plain", hop));
+        let entry = posture.entry.iter().map(|exchange| ("entry", exchange));
+        let websocket = posture.cleartext_websocket.iter().map(|exchange| ("websocket", exchange));
+        plain
+            .chain(entry)
+            .chain(websocket)
+            .map(|(kind, exchange)| {
+                let (outcome, headers) = match &exchange.outcome {
+                    HttpOutcome::Response(head) => {
+                        let outcome = match &head.location {
+                            Some(location) => format!("{} → {location}", head.status),
+                            None => head.status.to_string(),
+                        };
+                        let headers = head
+                            .headers
+                            .iter()
+                            .filter(|h| SHOWN.contains(&h.name.to_ascii_lowercase().as_str()))
+                            .map(|h| (h.name.to_ascii_lowercase(), h.value.clone()))
+                            .collect();
+                        (outcome, headers)
+                    }
+                    HttpOutcome::Error { error, reason } => (
+                        format!(
+                            "{}: {reason}",
+                            serde_json::to_value(error).unwrap_or_default().as_str().unwrap_or("error")
+                        ),
+                        Vec::new(),
+                    ),
+                };
+                HttpFact { kind, url: exchange.url.clone(), outcome, headers }
+            })
+            .collect()
+    }
 }
 
 /// What one accepted version offers, for people.
@@ -549,6 +605,7 @@ impl EndpointFacts {
             suites: crate::posture::versions(endpoint).iter().map(VersionFacts::derive).collect(),
             handshake: handshake_facts(endpoint),
             connections: endpoint.connections,
+            http: endpoint.http.as_ref().map(HttpFact::all).unwrap_or_default(),
             endpoint: endpoint.label(),
             target: target.to_string(),
             address: endpoint.address,

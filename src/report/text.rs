@@ -224,6 +224,17 @@ fn render_suites(out: &mut String, lang: Lang, facts: &EndpointFacts) {
     if !line.is_empty() {
         let _ = writeln!(out, "  {} {line}", pad(tr(lang, "Handshake", "ハンドシェイク"), 16));
     }
+    for exchange in &facts.http {
+        let kind = match exchange.kind {
+            "plain" => tr(lang, "HTTP plain", "HTTP 平文"),
+            "entry" => tr(lang, "HTTPS page", "HTTPS ページ"),
+            _ => tr(lang, "WS cleartext", "WS 平文"),
+        };
+        let _ = writeln!(out, "  {} {} → {}", pad(kind, 16), exchange.url, exchange.outcome);
+        for (name, value) in &exchange.headers {
+            let _ = writeln!(out, "    {name}: {value}");
+        }
+    }
     let _ = writeln!(out, "  {} {}", pad(tr(lang, "Connections", "接続数"), 16), facts.connections);
 }
 
