@@ -130,7 +130,7 @@ impl Declarations {
     pub fn parse(text: &str, source: &str, profile: &Profile) -> Result<Declarations, DeclarationError> {
         let at = |offset: usize, message: String| DeclarationError {
             file: source.to_string(),
-            line: line_of(text, offset),
+            line: crate::input::line_of(text, offset),
             message,
         };
         let raw: RawFile = toml::from_str(text).map_err(|e| {
@@ -147,7 +147,7 @@ impl Declarations {
             if profile.item(&item_id).is_none() {
                 return Err(at(item_at, format!("unknown item {item_id:?} (not in profile {})", profile.meta.id)));
             };
-            if let Some(first) = seen.insert(item_id.clone(), line_of(text, start)) {
+            if let Some(first) = seen.insert(item_id.clone(), crate::input::line_of(text, start)) {
                 return Err(at(item_at, format!("item {item_id} is declared twice (first on line {first})")));
             }
             let Some(status) = entry.status.filter(|s| !s.get_ref().trim().is_empty()) else {
@@ -258,11 +258,6 @@ impl Declarations {
 /// A TOML basic string holding `text`.
 fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
-}
-
-/// The 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
 }
 
 #[cfg(test)]

@@ -31,6 +31,11 @@ pub fn read_text_limited(path: &Path, limit: u64) -> Result<String, String> {
     String::from_utf8(read_limited(path, limit)?).map_err(|_| format!("{} is not UTF-8 text", path.display()))
 }
 
+/// The 1-based line of byte `offset` in `text`, for errors that name a file and line.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

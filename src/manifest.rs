@@ -110,7 +110,7 @@ impl Manifest {
     pub fn parse(text: &str, file: &str, base: &Path) -> Result<Manifest, ManifestError> {
         let at = |offset: usize, message: String| ManifestError {
             file: file.to_string(),
-            line: line_of(text, offset),
+            line: crate::input::line_of(text, offset),
             message,
         };
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
@@ -141,7 +141,7 @@ impl Manifest {
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         let mut endpoints = Vec::new();
         for entry in raw.endpoints {
-            let line = line_of(text, entry.span().start);
+            let line = crate::input::line_of(text, entry.span().start);
             let entry = entry.into_inner();
             let role = parse_role(entry.role.get_ref()).ok_or_else(|| {
                 let known: Vec<&str> = EndpointRole::ALL.iter().map(|r| r.key()).collect();
@@ -272,11 +272,6 @@ pub fn coverage_gaps(evidence: &ScanEvidence) -> Vec<CoverageGap> {
         }
     }
     gaps
-}
-
-/// The 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
 }
 
 const TEMPLATE: &str = r#"# kensa サービスマニフェスト (service manifest)

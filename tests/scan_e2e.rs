@@ -972,9 +972,10 @@ async fn report_language_follows_lang_flag_and_locale() {
 // 13: demo
 // ---------------------------------------------------------------------------------------
 
-const DEMO_HOSTS: [&str; 5] = [
+const DEMO_HOSTS: [&str; 6] = [
     "patient.clinic.example",
     "api.clinic.example",
+    "portal.clinic.example",
     "expired.clinic.example",
     "selfsigned.clinic.example",
     "mismatch.clinic.example",

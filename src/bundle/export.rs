@@ -471,7 +471,8 @@ fn inspect_target(dir: &Path) -> Result<Previous, BundleError> {
     if !metadata.is_dir() {
         return Err(BundleError::NotADirectory(dir.to_path_buf()));
     }
-    let entries = list_tree(dir)?;
+    let entries: Vec<(String, bool)> =
+        super::walk(dir)?.into_iter().map(|(path, entry)| (path, entry == super::TreeEntry::Dir)).collect();
     if entries.is_empty() {
         return Ok(Previous::Nothing);
     }
@@ -500,31 +501,6 @@ fn inspect_target(dir: &Path) -> Result<Previous, BundleError> {
         }
     }
     Ok(Previous::Bundle)
-}
-
-/// Every entry under `dir` as (relative `/` path, is a directory), without following links;
-/// a link or special file counts as a file (so it is never taken for part of a bundle).
-fn list_tree(dir: &Path) -> Result<Vec<(String, bool)>, BundleError> {
-    let mut out = Vec::new();
-    let mut pending = vec![(dir.to_path_buf(), String::new(), 0usize)];
-    while let Some((path, prefix, depth)) = pending.pop() {
-        let reader = std::fs::read_dir(&path).map_err(|e| BundleError::io(&path, e))?;
-        for entry in reader {
-            let entry = entry.map_err(|e| BundleError::io(&path, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            if is_dir && depth < super::DEPTH_LIMIT {
-                pending.push((entry.path(), relative.clone(), depth + 1));
-            }
-            out.push((relative, is_dir));
-            if out.len() > super::ENTRY_LIMIT {
-                return Err(BundleError::NotABundle { dir: dir.to_path_buf(), entry: "too many entries".to_string() });
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// The directory `dir` lives in (`.` for a bare name).

@@ -148,6 +148,9 @@ pub enum BundleError {
     /// The target directory holds files and is not a previous kensa bundle.
     #[error("{dir} is not empty and holds no kensa bundle ({entry} is there); choose an empty or new directory")]
     NotABundle { dir: PathBuf, entry: String },
+    /// The directory holds more entries than any bundle kensa writes.
+    #[error("{dir} holds more than {ENTRY_LIMIT} entries: not a kensa bundle")]
+    TooManyEntries { dir: PathBuf },
     /// A previous bundle would be replaced, but it holds a file its manifest does not list.
     #[error("{dir} holds a previous bundle and {entry}, which is not part of it; kensa will not delete it")]
     ForeignFile { dir: PathBuf, entry: String },
@@ -525,4 +528,44 @@ mod tests {
         assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n") && pem.ends_with("-----END CERTIFICATE-----\n"));
         assert!(pem.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
     }
+}
+
+/// What the walk found at a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum TreeEntry {
+    File,
+    Dir,
+    Other,
+}
+
+/// Every entry under `dir`, by relative `/` path, without following links.
+pub(super) fn walk(dir: &Path) -> Result<std::collections::BTreeMap<String, TreeEntry>, BundleError> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut pending = vec![(dir.to_path_buf(), String::new(), 0usize)];
+    while let Some((path, prefix, depth)) = pending.pop() {
+        let reader = std::fs::read_dir(&path).map_err(|e| BundleError::io(&path, e))?;
+        for entry in reader {
+            let entry = entry.map_err(|e| BundleError::io(&path, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let kind = match entry.file_type() {
+                Ok(t) if t.is_file() => TreeEntry::File,
+                Ok(t) if t.is_dir() => TreeEntry::Dir,
+                _ => TreeEntry::Other,
+            };
+            if kind == TreeEntry::Dir {
+                if depth + 1 >= DEPTH_LIMIT {
+                    // Nothing kensa writes is this deep; what is there is unlisted.
+                    found.insert(relative, TreeEntry::Other);
+                    continue;
+                }
+                pending.push((entry.path(), relative.clone(), depth + 1));
+            }
+            found.insert(relative, kind);
+            if found.len() > ENTRY_LIMIT {
+                return Err(BundleError::TooManyEntries { dir: dir.to_path_buf() });
+            }
+        }
+    }
+    Ok(found)
 }

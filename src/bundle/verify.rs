@@ -5,9 +5,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::{
-    check_path, derive_raw, hash_file, sha256_hex, AssessmentRecord, BundleError, FileKind, Manifest, ASSESSMENT_FILE,
-    BUNDLE_SCHEMA, DECLARATIONS_FILE, DEPTH_LIMIT, ENTRY_LIMIT, EVIDENCE_FILE, FILE_LIMIT, MANIFEST_FILE,
-    MANIFEST_LIMIT, PROFILE_BASE_FILE, PROFILE_FILE, RAW_DIR,
+    check_path, derive_raw, hash_file, sha256_hex, walk, AssessmentRecord, BundleError, FileKind, Manifest, TreeEntry,
+    ASSESSMENT_FILE, BUNDLE_SCHEMA, DECLARATIONS_FILE, EVIDENCE_FILE, FILE_LIMIT, MANIFEST_FILE, MANIFEST_LIMIT,
+    PROFILE_BASE_FILE, PROFILE_FILE, RAW_DIR,
 };
 use crate::checks::CheckStatus;
 use crate::declaration::Declarations;
@@ -303,14 +303,6 @@ impl fmt::Display for Verification {
     }
 }
 
-/// What the walk found at a path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Entry {
-    File,
-    Dir,
-    Other,
-}
-
 /// Reads the bundle at `dir` and checks it offline; see the module documentation for the
 /// steps. Errors are kept for a bundle that cannot be read at all (no or broken manifest, an
 /// unsafe path in it); everything else is a [`Discrepancy`] in the result.
@@ -429,52 +421,17 @@ fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, BundleError> {
     Ok(manifest)
 }
 
-/// Every entry under `dir`, by relative `/` path, without following links.
-fn walk(dir: &Path) -> Result<BTreeMap<String, Entry>, BundleError> {
-    let mut found = BTreeMap::new();
-    let mut pending = vec![(dir.to_path_buf(), String::new(), 0usize)];
-    while let Some((path, prefix, depth)) = pending.pop() {
-        let reader = std::fs::read_dir(&path).map_err(|e| BundleError::io(&path, e))?;
-        for entry in reader {
-            let entry = entry.map_err(|e| BundleError::io(&path, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-            let kind = match entry.file_type() {
-                Ok(t) if t.is_file() => Entry::File,
-                Ok(t) if t.is_dir() => Entry::Dir,
-                _ => Entry::Other,
-            };
-            if kind == Entry::Dir {
-                if depth + 1 >= DEPTH_LIMIT {
-                    // Nothing kensa writes is this deep; what is there is unlisted.
-                    found.insert(relative, Entry::Other);
-                    continue;
-                }
-                pending.push((entry.path(), relative.clone(), depth + 1));
-            }
-            found.insert(relative, kind);
-            if found.len() > ENTRY_LIMIT {
-                return Err(BundleError::InvalidManifest {
-                    path: dir.to_path_buf(),
-                    reason: format!("more than {ENTRY_LIMIT} entries in the bundle directory"),
-                });
-            }
-        }
-    }
-    Ok(found)
-}
-
 /// Checks every listed file against the manifest and finds unlisted ones. Returns the
 /// contents of the files judging needs (read once, so what is hashed is what is judged).
-fn check_files(dir: &Path, tree: &BTreeMap<String, Entry>, v: &mut Verification) -> HashMap<String, Vec<u8>> {
+fn check_files(dir: &Path, tree: &BTreeMap<String, TreeEntry>, v: &mut Verification) -> HashMap<String, Vec<u8>> {
     let mut contents = HashMap::new();
     let mut files = Vec::new();
     for listed in &v.manifest.files {
         let path = &listed.path;
         let status = match tree.get(path) {
             None => FileStatus::Missing,
-            Some(Entry::Dir | Entry::Other) => FileStatus::NotRegular,
-            Some(Entry::File) => {
+            Some(TreeEntry::Dir | TreeEntry::Other) => FileStatus::NotRegular,
+            Some(TreeEntry::File) => {
                 let on_disk = dir.join(path);
                 // Texts that are parsed are read whole, once, so what is hashed is what is judged.
                 let limit = match listed.kind {
@@ -516,11 +473,11 @@ fn check_files(dir: &Path, tree: &BTreeMap<String, Entry>, v: &mut Verification)
     }
     let listed: BTreeSet<&str> = v.manifest.files.iter().map(|f| f.path.as_str()).collect();
     for (path, entry) in tree {
-        if path == MANIFEST_FILE || listed.contains(path.as_str()) || *entry == Entry::Dir {
+        if path == MANIFEST_FILE || listed.contains(path.as_str()) || *entry == TreeEntry::Dir {
             continue;
         }
         v.problems.push(match entry {
-            Entry::File => Discrepancy::Unlisted { path: path.clone() },
+            TreeEntry::File => Discrepancy::Unlisted { path: path.clone() },
             _ => Discrepancy::NotRegular { path: path.clone() },
         });
         files.push(FileCheck { path: path.clone(), kind: None, status: FileStatus::Unlisted });

@@ -216,15 +216,7 @@ fn context(report: &Report<'_>) -> Value {
         })
         .collect();
     let code = report.assessment.exit_code();
-    let meaning = match code {
-        0 => tr(lang, "every probed item is compliant", "検査した項目はすべて適合"),
-        1 => tr(lang, "at least one item is non-compliant", "不適合の項目がある"),
-        _ => tr(
-            lang,
-            "nothing non-compliant, but something could not be determined",
-            "不適合はないが判定不能な項目がある",
-        ),
-    };
+    let meaning = super::exit_meaning(lang, code);
     let unprobed: Vec<Value> = report
         .evidence
         .targets

@@ -73,6 +73,19 @@ impl Format {
     }
 }
 
+/// What an exit code means, in one phrase.
+pub(crate) fn exit_meaning(lang: Lang, code: i32) -> &'static str {
+    match code {
+        0 => tr(lang, "every probed item is compliant", "検査した項目はすべて適合"),
+        1 => tr(lang, "at least one item is non-compliant", "不適合の項目がある"),
+        _ => tr(
+            lang,
+            "nothing non-compliant, but something could not be determined",
+            "不適合はないが判定不能な項目がある",
+        ),
+    }
+}
+
 /// Everything a report shows.
 pub struct Report<'a> {
     pub profile: &'a Profile,
