@@ -179,7 +179,7 @@ fn html_is_self_contained_and_lists_every_item() {
     assert!(html.contains("turn.clinic.example:5349"));
     assert!(html.contains(&"ab".repeat(32)));
     assert!(html.contains(env!("CARGO_PKG_VERSION")));
-    assert!(html.contains("測定") && html.contains("申告"), "basis shown");
+    assert!(html.contains(">検査<") && html.contains("申告"), "basis shown");
     // English on request.
     let en = scan.report(Lang::En).render(Format::Html);
     assert!(en.contains("<html lang=\"en\">"));

@@ -837,9 +837,9 @@ pub fn off_path_lines(lang: Lang, chain: &ChainFacts) -> Vec<String> {
 pub fn basis_label(lang: Lang, basis: crate::verdict::Basis) -> &'static str {
     use crate::verdict::Basis;
     match basis {
-        Basis::Measured => tr(lang, "measured", "測定"),
+        Basis::Measured => tr(lang, "measured", "検査"),
         Basis::Declared => tr(lang, "declared", "申告"),
-        Basis::Profile => tr(lang, "profile", "プロファイル"),
+        Basis::Profile => tr(lang, "item type", "項目の性質"),
     }
 }
 
