@@ -47,7 +47,7 @@ fn posture<'a>(endpoint: &'a EndpointEvidence, wanted: &HttpScope) -> Result<&'a
         (HttpScope::NotApplicable { reason }, _) => Err(result(
             CheckStatus::Info,
             format!("does not apply: {reason}"),
-            format!("対象外: Webページを提供するエンドポイントではない（{reason}）"),
+            "対象外: Webページを提供するエンドポイントではない".to_string(),
             json!({"scope": posture.scope}),
         )),
         (HttpScope::Pages, HttpScope::Websocket) => Err(result(

@@ -73,7 +73,7 @@ pub fn scope(target: &Target) -> HttpScope {
         (Some(EndpointRole::Websocket), _) => HttpScope::Websocket,
         (Some(role), _) if role.serves_pages() => HttpScope::Pages,
         (Some(role), _) => {
-            HttpScope::NotApplicable { reason: format!("a {} endpoint does not serve pages", role.label_en()) }
+            HttpScope::NotApplicable { reason: format!("{} endpoints do not serve pages", role.label_en()) }
         }
         (None, Scheme::Wss) => HttpScope::Websocket,
         (None, Scheme::Https) if named => HttpScope::Pages,
