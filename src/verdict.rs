@@ -74,7 +74,7 @@ impl ItemStatus {
 }
 
 /// One check's result on one endpoint, attributed to an item.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Finding {
     pub item_id: String,
     pub check_id: String,
@@ -82,14 +82,14 @@ pub struct Finding {
     pub endpoint: String,
     pub status: CheckStatus,
     /// The check's own status when the profile raised it (see `raise` in `probes/`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raised_from: Option<CheckStatus>,
     pub message: Text,
     pub evidence: serde_json::Value,
 }
 
 /// An item's status and the reason in one line.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ItemVerdict {
     pub item_id: String,
     pub status: ItemStatus,
@@ -97,7 +97,7 @@ pub struct ItemVerdict {
     /// What decided the status.
     pub basis: Basis,
     /// The vendor's declaration of the item, when one was given (`--declarations`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declaration: Option<Declaration>,
 }
 
@@ -114,7 +114,7 @@ pub enum Basis {
 }
 
 /// Findings and item verdicts for a whole scan.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Assessment {
     pub findings: Vec<Finding>,
     pub items: Vec<ItemVerdict>,
