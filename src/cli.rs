@@ -346,6 +346,26 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
+    let prepared = prepare_scan(&args).await?;
+    let show_progress = !args.no_progress && !args.output.json_on_stdout() && std::io::stderr().is_terminal();
+    let mut evidence = perform_scan(&prepared, &prepared.request, show_progress).await;
+    if let Some((previous, path)) = &prepared.baseline {
+        evidence.baseline = Some(Snapshot::of(previous, &path.display().to_string()));
+    }
+    emit(&prepared.standards, &evidence, &args.output)
+}
+
+/// A scan ready to run: what it is judged against, the request, and the manifest and
+/// baseline it came with.
+pub(crate) struct PreparedScan {
+    pub(crate) standards: Standards,
+    pub(crate) manifest: Option<Manifest>,
+    pub(crate) request: ScanRequest,
+    pub(crate) baseline: Option<(ScanEvidence, PathBuf)>,
+}
+
+/// Reads and checks every scan option and input file; nothing is sent yet.
+pub(crate) async fn prepare_scan(args: &ScanArgs) -> Result<PreparedScan, InputError> {
     args.output.validate()?;
     let manifest =
         args.manifest.as_deref().map(Manifest::load).transpose().map_err(|e| InputError(format!("--manifest: {e}")))?;
@@ -366,7 +386,6 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
     for path in &args.ca_files {
         extra_roots.extend(read_pem_certificates(path)?);
     }
-    args.output.judging()?;
     let system_roots = match args.trust {
         TrustSelection::Mozilla => Vec::new(),
         TrustSelection::System => load_system_roots()?,
@@ -401,21 +420,27 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
             }
         }
     }
-    let baseline = args.baseline.as_deref().map(|path| load_evidence(path, "--baseline")).transpose()?;
+    let baseline = match &args.baseline {
+        Some(path) => Some((load_evidence(path, "--baseline")?, path.clone())),
+        None => None,
+    };
     if !args.no_domain {
-        request.survey = Some(survey_settings(&args, &request).await?);
+        request.survey = Some(survey_settings(args, &request).await?);
     }
-    let show_progress = !args.no_progress && !args.output.json_on_stdout() && std::io::stderr().is_terminal();
+    Ok(PreparedScan { standards, manifest, request, baseline })
+}
+
+/// Runs `request` (the prepared one, or part of it) and records the manifest's service and
+/// coverage gaps with the evidence.
+pub(crate) async fn perform_scan(prepared: &PreparedScan, request: &ScanRequest, show_progress: bool) -> ScanEvidence {
+    let mut request = request.clone();
     let bar = show_progress.then(crate::progress::ProgressBar::new);
     request.progress = bar.as_ref().map(|b| b.sink());
     let mut evidence = scan(&request).await;
     if let Some(bar) = bar {
         bar.finish();
     }
-    if let (Some(previous), Some(path)) = (&baseline, &args.baseline) {
-        evidence.baseline = Some(Snapshot::of(previous, &path.display().to_string()));
-    }
-    if let Some(manifest) = &manifest {
+    if let Some(manifest) = &prepared.manifest {
         let mut service = manifest.service_info();
         service.coverage_gaps = coverage_gaps(&evidence);
         for gap in &service.coverage_gaps {
@@ -423,7 +448,7 @@ async fn run_scan(args: ScanArgs) -> Result<i32, InputError> {
         }
         evidence.service = Some(service);
     }
-    emit(&standards, &evidence, &args.output)
+    evidence
 }
 
 /// The domain survey's settings from the command line; bad anchors, bootstraps or servers
@@ -672,16 +697,16 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), InputError> {
 
 /// What evidence is judged against: the profile and the declarations, each with the exact
 /// text it was read from (the evidence bundle keeps both).
-struct Standards {
-    profile: Profile,
-    profile_text: String,
-    declarations: Option<LoadedDeclarations>,
+pub(crate) struct Standards {
+    pub(crate) profile: Profile,
+    pub(crate) profile_text: String,
+    pub(crate) declarations: Option<LoadedDeclarations>,
 }
 
 /// Declarations as read and as parsed.
-struct LoadedDeclarations {
-    parsed: Declarations,
-    text: String,
+pub(crate) struct LoadedDeclarations {
+    pub(crate) parsed: Declarations,
+    pub(crate) text: String,
 }
 
 /// The profile named by --profile, else the one the manifest calls for, else the default;

@@ -256,12 +256,15 @@ pub fn coverage_gaps(evidence: &ScanEvidence) -> Vec<CoverageGap> {
             continue;
         }
         for endpoint in &target.endpoints {
-            let answered =
-                endpoint.modern.iter().map(|a| &a.outcome).chain(endpoint.hand_built.iter().map(|a| &a.outcome));
-            let answered: Vec<_> = answered.collect();
-            if answered.iter().any(|o| o.is_tls_answer()) {
+            if endpoint.answered_tls() {
                 continue;
             }
+            let answered: Vec<_> = endpoint
+                .modern
+                .iter()
+                .map(|a| &a.outcome)
+                .chain(endpoint.hand_built.iter().map(|a| &a.outcome))
+                .collect();
             let reason = match answered.iter().find(|o| !matches!(o, crate::evidence::Outcome::Skipped { .. })) {
                 Some(crate::evidence::Outcome::ConnectFailed { reason }) => format!("could not connect: {reason}"),
                 Some(crate::evidence::Outcome::Timeout) => "no answer before the deadline".to_string(),

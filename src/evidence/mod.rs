@@ -419,6 +419,15 @@ impl EndpointEvidence {
         }
     }
 
+    /// Whether any attempt got a TLS answer (a hello or an alert): the endpoint is up.
+    pub fn answered_tls(&self) -> bool {
+        self.modern
+            .iter()
+            .map(|a| &a.outcome)
+            .chain(self.hand_built.iter().map(|a| &a.outcome))
+            .any(Outcome::is_tls_answer)
+    }
+
     /// A display label such as `example.jp [192.0.2.1]:443`.
     pub fn label(&self) -> String {
         match &self.server_name {
