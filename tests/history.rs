@@ -175,6 +175,33 @@ fn a_run_round_trips_whole() {
 }
 
 #[test]
+fn a_stored_value_that_no_longer_reads_names_its_run() {
+    let dir = TempDir::new("history-corrupt").expect("dir");
+    let db = dir.path().join("history.db");
+    let s = sample("tls13-only.json");
+    let mut history = History::open(&db).expect("open");
+    let good = history.record(&s.run("a", &s.at(1))).expect("good");
+    let bad_evidence = history.record(&s.run("a", &s.at(2))).expect("bad evidence");
+    let bad_event = history.record(&s.run("a", &s.at(3))).expect("bad event");
+    let bad_status = history.record(&s.run("b", &s.at(4))).expect("bad status");
+    {
+        let conn = rusqlite::Connection::open(&db).expect("raw");
+        conn.execute("UPDATE runs SET evidence = '{\"schema\": 7' WHERE id = ?1", [bad_evidence.0]).expect("edit");
+        conn.execute("UPDATE events SET json = 'null' WHERE run_id = ?1", [bad_event.0]).expect("edit");
+        conn.execute("UPDATE item_verdicts SET status = 'splendid' WHERE run_id = ?1", [bad_status.0]).expect("edit");
+    }
+    history.load(good).expect("the untouched run still loads");
+    for (id, what) in [(bad_evidence, "evidence"), (bad_event, "event"), (bad_status, "item status")] {
+        let error = history.load(id).expect_err("corrupt");
+        assert!(matches!(&error, HistoryError::Corrupt { run, .. } if *run == id), "{error:?}");
+        let message = error.to_string();
+        assert!(message.contains(&format!("run {id}")) && message.contains(what), "{message}");
+    }
+    // Listing reads no JSON, so runs with damaged evidence are still listed.
+    assert_eq!(history.runs(Some("a"), usize::MAX).expect("list").len(), 3);
+}
+
+#[test]
 fn runs_are_listed_newest_first_per_key() {
     let dir = TempDir::new("history-order").expect("dir");
     let db = dir.path().join("history.db");

@@ -440,11 +440,29 @@ impl History {
 
     /// At most `limit` runs (`usize::MAX` for all), newest first, of `key` or of every key.
     pub fn runs(&self, key: Option<&str>, limit: usize) -> Result<Vec<RunInfo>, HistoryError> {
-        let err = self.err();
         // One read transaction, so the list and the counts come from the same snapshot.
-        let tx = self.conn.unchecked_transaction().map_err(&err)?;
-        let mut statement = tx
-            .prepare(&format!(
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        self.runs_in(&tx, key, limit)
+    }
+
+    /// The stored run `id`, whole.
+    pub fn load(&self, id: RunId) -> Result<StoredRun, HistoryError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        self.load_in(&tx, id)
+    }
+
+    /// The `n` newest runs of `key`, newest first: what a new run is compared with.
+    pub fn recent(&self, key: &str, n: usize) -> Result<Vec<StoredRun>, HistoryError> {
+        // One snapshot for the list and the loads, so a prune by another process in between
+        // cannot take away a run that was just listed.
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        self.runs_in(&tx, Some(key), n)?.into_iter().map(|info| self.load_in(&tx, info.id)).collect()
+    }
+
+    fn runs_in(&self, conn: &Connection, key: Option<&str>, limit: usize) -> Result<Vec<RunInfo>, HistoryError> {
+        let err = self.err();
+        let mut statement = conn
+            .prepare_cached(&format!(
                 "{INFO_SELECT} WHERE ?1 IS NULL OR r.monitor_key = ?1 ORDER BY r.finished_at DESC, r.id DESC LIMIT ?2"
             ))
             .map_err(&err)?;
@@ -453,21 +471,16 @@ impl History {
             .map_err(&err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(&err)?;
-        let mut runs = Vec::with_capacity(rows.len());
-        for row in rows {
-            runs.push(self.finish_info(&tx, row)?);
-        }
-        Ok(runs)
+        rows.into_iter().map(|row| self.finish_info(conn, row)).collect()
     }
 
-    /// The stored run `id`, whole.
-    pub fn load(&self, id: RunId) -> Result<StoredRun, HistoryError> {
+    fn load_in(&self, conn: &Connection, id: RunId) -> Result<StoredRun, HistoryError> {
         let err = self.err();
-        let tx = self.conn.unchecked_transaction().map_err(&err)?;
-        let row = tx.query_row(&format!("{INFO_SELECT} WHERE r.id = ?1"), [id.0], info_row).optional().map_err(&err)?;
+        let row =
+            conn.query_row(&format!("{INFO_SELECT} WHERE r.id = ?1"), [id.0], info_row).optional().map_err(&err)?;
         let Some(row) = row else { return Err(HistoryError::NoSuchRun(id)) };
-        let info = self.finish_info(&tx, row)?;
-        let (evidence, assessment, profile_text, declarations_text): (String, String, String, Option<String>) = tx
+        let info = self.finish_info(conn, row)?;
+        let (evidence, assessment, profile_text, declarations_text): (String, String, String, Option<String>) = conn
             .query_row(
                 "SELECT evidence, assessment, profile_text, declarations_text FROM runs WHERE id = ?1",
                 [id.0],
@@ -476,7 +489,8 @@ impl History {
             .map_err(&err)?;
         let evidence: ScanEvidence = decode(id, "evidence", &evidence)?;
         let assessment: Assessment = decode(id, "assessment", &assessment)?;
-        let mut statement = tx.prepare("SELECT json FROM events WHERE run_id = ?1 ORDER BY id").map_err(&err)?;
+        let mut statement =
+            conn.prepare_cached("SELECT json FROM events WHERE run_id = ?1 ORDER BY id").map_err(&err)?;
         let events = statement
             .query_map([id.0], |row| row.get::<_, String>(0))
             .map_err(&err)?
@@ -486,11 +500,6 @@ impl History {
             .map(|json| decode(id, "event", json))
             .collect::<Result<Vec<Event>, _>>()?;
         Ok(StoredRun { info, evidence, assessment, profile_text, declarations_text, events })
-    }
-
-    /// The `n` newest runs of `key`, newest first: what a new run is compared with.
-    pub fn recent(&self, key: &str, n: usize) -> Result<Vec<StoredRun>, HistoryError> {
-        self.runs(Some(key), n)?.into_iter().map(|info| self.load(info.id)).collect()
     }
 
     /// Deletes the runs `retention` does not keep (with their verdicts, findings and events),
