@@ -18,6 +18,7 @@ pub mod declaration;
 pub mod demo;
 pub mod domain;
 pub mod drift;
+pub mod history;
 pub mod evidence;
 pub mod i18n;
 pub mod input;
