@@ -2,3 +2,4 @@
 //! complete run of the same manifest, and the changes sent once each to the sinks.
 
 pub mod event;
+pub mod sinks;
