@@ -17,7 +17,7 @@ use kensa::testkit::TempDir;
 
 fn event(n: usize, severity: Severity) -> Event {
     Event {
-        kind: if n % 2 == 0 {
+        kind: if n.is_multiple_of(2) {
             EventKind::NewFailure
         } else {
             EventKind::ProtocolEnabled { version: "TLS 1.0".to_string() }
@@ -178,6 +178,18 @@ async fn a_hanging_receiver_fails_in_bounded_time_and_the_log_keeps_the_events()
     assert_eq!(first["monitor"], "clinic-prod");
     assert_eq!(first["kind"], "new_failure");
     assert_eq!(first["subject"], "host0.example.jp:443");
+
+    // What the lead does with the outcomes: the lost notification is on record too.
+    let log = sinks.event_log.as_ref().expect("log");
+    log.append_failures(&ctx(), &outcomes).expect("append failures");
+    let logged = std::fs::read_to_string(&log_path).expect("log");
+    assert_eq!(logged.lines().count(), 3, "only the failure is added:\n{logged}");
+    let failure: serde_json::Value = serde_json::from_str(logged.lines().last().expect("line")).expect("JSON");
+    assert_eq!(failure["schema"], "kensa.delivery/1");
+    assert_eq!(failure["sink"], "webhook");
+    assert_eq!(failure["result"], "failed");
+    assert_eq!(failure["run_id"], 42);
+    assert!(failure["detail"].as_str().expect("detail").contains("no answer within"), "{failure}");
 }
 
 #[tokio::test]

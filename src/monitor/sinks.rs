@@ -132,6 +132,45 @@ impl EventLog {
     }
 }
 
+/// The `schema` of the event log lines that record a sink's failure.
+pub const DELIVERY_LOG_SCHEMA: &str = "kensa.delivery/1";
+
+#[derive(Serialize)]
+struct DeliveryLine<'a> {
+    schema: &'static str,
+    run_id: Option<i64>,
+    monitor: &'a str,
+    at: UnixSeconds,
+    #[serde(flatten)]
+    outcome: &'a SinkOutcome,
+}
+
+impl EventLog {
+    /// Appends one line per failed outcome (schema [`DELIVERY_LOG_SCHEMA`]: `run_id`,
+    /// `monitor`, `at` (the run's end), `sink`, `event` for a hook, `result: "failed"`,
+    /// `detail`), with the same one-write guarantee as [`EventLog::append`], so that the log
+    /// says which notifications were lost. Successes and an all-good run write nothing.
+    pub fn append_failures(&self, ctx: &RunContext, outcomes: &[SinkOutcome]) -> io::Result<()> {
+        let mut batch = Vec::new();
+        for outcome in outcomes.iter().filter(|o| o.failed()) {
+            let line = DeliveryLine {
+                schema: DELIVERY_LOG_SCHEMA,
+                run_id: ctx.run_id,
+                monitor: &ctx.monitor,
+                at: ctx.finished_at,
+                outcome,
+            };
+            serde_json::to_writer(&mut batch, &line).map_err(io::Error::other)?;
+            batch.push(b'\n');
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        (&self.file).write_all(&batch)?;
+        self.file.sync_data()
+    }
+}
+
 // ─── webhook ─────────────────────────────────────────────────────────────────────────────
 
 /// A webhook receiving one JSON POST per run that has events.
@@ -147,6 +186,8 @@ impl EventLog {
 /// seconds when it says so and asks for at most [`MAX_RETRY_AFTER`]. Any other answer —
 /// other 4xx, and every 3xx, since redirects are not followed — gives up at once: retrying
 /// would get the same answer. The whole send is bounded by [`Webhook::max_duration`].
+/// Delivery is at least once: a receiver that takes the POST and then hangs past the
+/// timeout gets it again on the next attempt (receivers can tell by `kensa.run_id`).
 #[derive(Clone)]
 pub struct Webhook {
     /// `http://` or `https://` URL. Often a secret (Slack's are): kensa never prints more
@@ -437,6 +478,11 @@ async fn post_once(client: &reqwest::Client, url: reqwest::Url, body: Vec<u8>) -
     // the backoff.
     let retry_after = header(RETRY_AFTER).and_then(|v| v.trim().parse::<u64>().ok());
     let status = response.status().as_u16();
+    if (200..300).contains(&status) {
+        // Delivered: the body does not matter, and waiting for it could only turn a
+        // delivery into a timeout and a duplicate.
+        return Ok(Answer { status, location, retry_after, excerpt: String::new() });
+    }
     // Read a little of the answer (it usually says why), never all of it: the receiver
     // decides its size.
     let mut excerpt = Vec::new();
@@ -833,6 +879,7 @@ pub struct SinkOutcome {
     #[serde(flatten)]
     pub sink: SinkName,
     /// What happened.
+    #[serde(flatten)]
     pub outcome: Outcome,
 }
 
