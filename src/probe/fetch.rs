@@ -290,6 +290,18 @@ pub fn pinned_client(
     builder.build().map_err(|e| format!("HTTP client for the posture probe: {}", describe_error(&e)))
 }
 
+/// A client for kensa's own outbound notifications (the monitoring webhook): the same
+/// locked-down settings as every fetch — ring TLS trusting the Mozilla roots and
+/// `extra_roots`, no proxies from the environment, no cookies, and no redirects followed
+/// (the caller sees a 3xx as the answer). `connect_timeout` bounds the connect only; the
+/// caller puts its own deadline over the whole exchange.
+pub fn notification_client(extra_roots: &[CertDer], connect_timeout: Duration) -> Result<reqwest::Client, String> {
+    locked_down(tls_config(extra_roots)?)
+        .connect_timeout(connect_timeout)
+        .build()
+        .map_err(|e| format!("HTTP client for notifications: {}", describe_error(&e)))
+}
+
 /// How a request failed, for [`crate::evidence::http::HttpErrorKind`], and a one-line reason.
 pub fn classify_error(error: &reqwest::Error) -> (crate::evidence::http::HttpErrorKind, String) {
     use crate::evidence::http::HttpErrorKind as Kind;
@@ -343,7 +355,7 @@ pub fn classify_error(error: &reqwest::Error) -> (crate::evidence::http::HttpErr
 }
 
 /// Parses `url` and admits only `http` and `https` with a host, before anything connects.
-fn checked_url(url: &str) -> Result<Url, String> {
+pub(crate) fn checked_url(url: &str) -> Result<Url, String> {
     let parsed = Url::parse(url).map_err(|e| format!("malformed URL: {e}"))?;
     match parsed.scheme() {
         "http" | "https" => {}
@@ -411,7 +423,7 @@ fn timed_out(timeout: Duration) -> String {
 /// A one-line reason from a reqwest error and its causes, without the URL (the [`Fetch`]
 /// already records it) and without hyper's generic wrappers, e.g. `connection failed: tcp
 /// connect error: Connection refused (os error 111)`.
-fn describe_error(error: &reqwest::Error) -> String {
+pub(crate) fn describe_error(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         return "timed out".to_string();
     }
