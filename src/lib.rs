@@ -24,6 +24,7 @@ pub mod i18n;
 pub mod input;
 pub mod issuer_bundle;
 pub mod manifest;
+pub mod metrics;
 pub mod monitor;
 pub mod posture;
 pub mod probe;
