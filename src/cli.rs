@@ -66,6 +66,13 @@ pub enum Command {
     /// Declarations for items no network test can prove.
     #[command(subcommand)]
     Declare(DeclareCommand),
+    /// Scan a manifest, compare with the previous run in the history database, store the
+    /// run, and alert on what changed (once, or --every DURATION as a service).
+    Monitor(Box<crate::monitor::command::MonitorArgs>),
+    /// List the runs in the history database.
+    History(crate::monitor::command::HistoryArgs),
+    /// Render a stored run again, in any report format.
+    Show(crate::monitor::command::ShowArgs),
 }
 
 #[derive(Args, Debug)]
@@ -274,7 +281,7 @@ pub struct OutputArgs {
 
 impl OutputArgs {
     /// Checks the output options before anything is scanned.
-    fn validate(&self) -> Result<(), InputError> {
+    pub(crate) fn validate(&self) -> Result<(), InputError> {
         if self.format.len() > 1 && self.out_dir.is_none() {
             return Err(InputError("several --format values need --out-dir".to_string()));
         }
@@ -334,6 +341,9 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Bench(args) => run_bench(args).await,
         Command::Init(args) => run_init(&args),
         Command::Verify(args) => run_verify(&args),
+        Command::Monitor(args) => crate::monitor::command::run_monitor(*args).await,
+        Command::History(args) => crate::monitor::command::run_history(&args),
+        Command::Show(args) => crate::monitor::command::run_show(&args),
         Command::Declare(DeclareCommand::Init(args)) => run_declare_init(&args),
     };
     match result {
@@ -603,7 +613,11 @@ fn emit(standards: &Standards, evidence: &ScanEvidence, output: &OutputArgs) -> 
 }
 
 /// The assessment of `evidence` with the judging options and declarations of the run.
-fn judge(standards: &Standards, evidence: &ScanEvidence, output: &OutputArgs) -> Result<Assessment, InputError> {
+pub(crate) fn judge(
+    standards: &Standards,
+    evidence: &ScanEvidence,
+    output: &OutputArgs,
+) -> Result<Assessment, InputError> {
     let mut assessment = Assessment::evaluate_with(&standards.profile, evidence, output.judging()?);
     if let Some(declarations) = &standards.declarations {
         assessment.apply_declarations(&standards.profile, &declarations.parsed);
@@ -613,7 +627,7 @@ fn judge(standards: &Standards, evidence: &ScanEvidence, output: &OutputArgs) ->
 
 /// Writes the evidence bundle (`--evidence`), then the reports, which name the bundle's
 /// digest. Returns whether the appendix was written (see [`write_reports`]).
-fn publish(
+pub(crate) fn publish(
     standards: &Standards,
     evidence: &ScanEvidence,
     assessment: &Assessment,
@@ -653,7 +667,11 @@ fn publish(
 
 /// Renders `report` in every requested format and writes each where `output` says; the
 /// appendix goes after the text report. Returns whether the appendix was written.
-fn write_reports(report: &Report<'_>, output: &OutputArgs, appendix: Option<&str>) -> Result<bool, InputError> {
+pub(crate) fn write_reports(
+    report: &Report<'_>,
+    output: &OutputArgs,
+    appendix: Option<&str>,
+) -> Result<bool, InputError> {
     let mut appended = false;
     let mut render = |format: Format| {
         let mut text = report.render(format);

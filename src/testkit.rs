@@ -31,9 +31,16 @@ pub struct TestCa {
 }
 
 /// A served chain and its private key.
+#[derive(Debug)]
 pub struct Identity {
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Identity { chain: self.chain.clone(), key: self.key.clone_key() }
+    }
 }
 
 impl Identity {
@@ -346,15 +353,28 @@ impl OpenSslServer {
     /// Starts `openssl s_server -www` serving PEM files `cert` and `key` with `args` (version
     /// and cipher options), and waits until it accepts connections.
     pub fn start_with_files(cert: &str, key: &str, args: &[&str]) -> Result<OpenSslServer, String> {
+        Self::start_files_on(None, cert, key, args)
+    }
+
+    /// [`OpenSslServer::start`] on a chosen loopback port (to restart a server with another
+    /// configuration where a monitor expects it).
+    pub fn start_on(port: u16, identity: &Identity, args: &[&str]) -> Result<OpenSslServer, String> {
+        Self::start_files_on(Some(port), &identity.chain_pem(), &identity.key_pem(), args)
+    }
+
+    fn start_files_on(port: Option<u16>, cert: &str, key: &str, args: &[&str]) -> Result<OpenSslServer, String> {
         let dir = TempDir::new("openssl").map_err(|e| e.to_string())?;
         let cert = dir.write("cert.pem", cert).map_err(|e| e.to_string())?;
         let key = dir.write("key.pem", key).map_err(|e| e.to_string())?;
         // Another process may take the port between our pick and s_server's bind: retry.
         for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map_err(|e| e.to_string())?
-                .port();
+            let port = match port {
+                Some(port) => port,
+                None => std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map_err(|e| e.to_string())?
+                    .port(),
+            };
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             // `-www` keeps s_server off stdin, which would otherwise end connections early.
             let mut child = std::process::Command::new("openssl")

@@ -1171,3 +1171,61 @@ fn a_caa_set_without_issue_does_not_restrict_issuance() {
     let assessment = Assessment::evaluate(&Profile::embedded(), &evidence);
     assert_eq!(finding(&assessment, CAA, HOST).status, Warn);
 }
+
+// ---------------------------------------------------------------------------------------
+// Monitoring: domain changes between runs become events once
+// ---------------------------------------------------------------------------------------
+
+/// The kinds of the events `kensa monitor` raises going from `previous` (newest first) to
+/// `current`, sorted.
+fn monitor_events(current: &ScanEvidence, previous: &[&ScanEvidence]) -> Vec<String> {
+    use kensa::monitor::diff::{changes, AlertSettings, RunView};
+    let profile = Profile::embedded();
+    let judge = |e: &ScanEvidence| Assessment::evaluate(&profile, e);
+    let now = judge(current);
+    let before: Vec<Assessment> = previous.iter().map(|e| judge(e)).collect();
+    let views: Vec<RunView<'_>> =
+        previous.iter().zip(&before).map(|(evidence, assessment)| RunView { evidence, assessment }).collect();
+    let mut kinds: Vec<String> =
+        changes(RunView { evidence: current, assessment: &now }, &views, &AlertSettings::default())
+            .iter()
+            .map(|e| format!("{}{}", e.kind_word(), e.check_id.as_ref().map(|c| format!(":{c}")).unwrap_or_default()))
+            .collect();
+    kinds.sort();
+    kinds
+}
+
+#[test]
+fn monitor_reports_each_domain_change_once() {
+    let first = healthy();
+    assert_eq!(monitor_events(&first, &[&first]), Vec::<String>::new(), "no change, no event");
+
+    let mut moved = healthy();
+    record(&mut moved).registrar = Some("Other Registrar".to_string());
+    record(&mut moved).registrar_iana_id = Some("1234".to_string());
+    assert_eq!(monitor_events(&moved, &[&first]), ["registrar_changed"]);
+    assert_eq!(monitor_events(&moved, &[&moved, &first]), Vec::<String>::new(), "said once");
+
+    let mut unlocked = moved.clone();
+    record(&mut unlocked).statuses = names(&["active"]);
+    let kinds = monitor_events(&unlocked, &[&moved]);
+    assert!(kinds.contains(&"locks_changed".to_string()), "{kinds:?}");
+
+    let mut expiring = moved.clone();
+    expires_in(&mut expiring, 29);
+    let kinds = monitor_events(&expiring, &[&moved]);
+    assert!(kinds.contains(&"domain_expiry".to_string()), "{kinds:?}");
+    assert!(
+        kinds.contains(&"new_failure:domain.expiry".to_string()),
+        "29 days is within the 30-day failure line: {kinds:?}"
+    );
+    let mut later = expiring.clone();
+    expires_in(&mut later, 28);
+    assert_eq!(monitor_events(&later, &[&expiring]), Vec::<String>::new(), "the 30-day line is crossed once");
+
+    // A registry that did not answer this time is not a registrar change.
+    let mut silent = moved.clone();
+    set_answer(&mut silent, LookupAnswer::Failed { reason: "timeout".to_string() });
+    let kinds = monitor_events(&silent, &[&moved]);
+    assert!(!kinds.iter().any(|k| k.starts_with("registrar")), "{kinds:?}");
+}

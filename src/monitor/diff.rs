@@ -81,7 +81,8 @@ pub fn changes(current: RunView<'_>, previous: &[RunView<'_>], settings: &AlertS
         }
     }
 
-    // The run each subject is compared with: the latest earlier run in which it answered.
+    // The run each subject is compared with: the latest earlier run in which it answered
+    // (`None`: no such run, so whatever is wrong now is new).
     let baseline_for = |subject: &str| -> Option<usize> {
         match now_reachable.contains_key(subject) {
             true => history.iter().position(|h| h.get(subject) == Some(&true)),
@@ -154,8 +155,9 @@ fn finding_changes(
         if quiet.contains(subject) {
             continue;
         }
-        let Some(base) = baseline_for(subject) else { continue };
-        let was = before[base].get(&(item.clone(), check.clone(), subject.clone())).map(|(s, _)| *s);
+        let was = baseline_for(subject)
+            .and_then(|base| before[base].get(&(item.clone(), check.clone(), subject.clone())))
+            .map(|(s, _)| *s);
         let rank = |s: Option<CheckStatus>| match s {
             Some(CheckStatus::Fail) => 3,
             Some(CheckStatus::Indeterminate) => 2,
