@@ -20,6 +20,7 @@ pub mod domain;
 pub mod drift;
 pub mod evidence;
 pub mod history;
+mod http_head;
 pub mod i18n;
 pub mod input;
 pub mod issuer_bundle;

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
@@ -114,37 +114,11 @@ struct Head {
     path: String,
 }
 
-/// Reads up to the end of the request head; an `Err` is the status to answer with.
+/// Reads the request head; an `Err` is the status to answer with.
 async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Head, u16> {
-    let mut buffer = Vec::with_capacity(1024);
-    let end = loop {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at;
-        }
-        if buffer.len() > MAX_HEAD {
-            return Err(431);
-        }
-        let mut chunk = [0u8; 2048];
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return Err(400),
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-        }
-    };
-    if end > MAX_HEAD {
-        return Err(431);
-    }
-    let head = std::str::from_utf8(&buffer[..end]).map_err(|_| 400u16)?;
-    let request_line = head.split("\r\n").next().unwrap_or_default();
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(400);
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Err(505);
-    }
-    let path = target.split('?').next().unwrap_or_default();
-    Ok(Head { method: method.to_string(), path: path.to_string() })
+    let head = crate::http_head::read_request_head(stream, MAX_HEAD).await?;
+    let path = head.target.split('?').next().unwrap_or_default().to_string();
+    Ok(Head { method: head.method, path })
 }
 
 /// What the exporter answers.

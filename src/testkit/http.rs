@@ -272,36 +272,14 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Reads one request; an `Err` is the status to answer a request that cannot be served.
 async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Request, u16> {
-    let mut buffer = Vec::with_capacity(4096);
-    let head_end = loop {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at;
-        }
-        if buffer.len() > MAX_HEAD {
-            return Err(431);
-        }
-        let mut chunk = [0u8; 4096];
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return Err(400),
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-        }
-    };
-    let head = std::str::from_utf8(&buffer[..head_end]).map_err(|_| 400u16)?;
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next().unwrap_or_default().split(' ');
-    let (Some(method), Some(path), Some(version)) = (request_line.next(), request_line.next(), request_line.next())
-    else {
-        return Err(400);
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Err(505);
-    }
+    let head = crate::http_head::read_request_head(stream, MAX_HEAD).await?;
     let mut headers = Vec::new();
-    for line in lines {
+    for line in head.header_lines() {
         let (name, value) = line.split_once(':').ok_or(400u16)?;
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
     }
-    let mut request = Request { method: method.to_string(), path: path.to_string(), headers, body: Vec::new() };
+    let (method, path, head_end, mut buffer) = (head.method, head.target, head.end, head.bytes);
+    let mut request = Request { method, path, headers, body: Vec::new() };
     if request.header("transfer-encoding").is_some() {
         return Err(411);
     }
