@@ -263,7 +263,7 @@ async fn each_change_is_reported_once_and_a_blip_is_not() {
 async fn a_second_monitor_on_the_same_database_is_refused_and_kill_9_loses_nothing() {
     let lab = Lab::new("monitor-lock").await;
     let _app = lab.app(&lab.app_ca1).await;
-    let _legacy_missing = (); // the legacy endpoint is down all along; it does not matter here
+    // The legacy endpoint is down all along; it does not matter here.
     let (first, _) = lab.run().await;
     assert!(first.code == 0 || first.code == 1, "{}", first.stderr);
 

@@ -91,10 +91,6 @@ fn is_under(name: &str, suffix: &str) -> bool {
     name == suffix || name.ends_with(&format!(".{suffix}"))
 }
 
-fn days_between(from: UnixSeconds, to: UnixSeconds) -> i64 {
-    (i64::try_from(to).unwrap_or(i64::MAX) - i64::try_from(from).unwrap_or(i64::MAX)).div_euclid(86_400)
-}
-
 fn date(seconds: UnixSeconds) -> String {
     format_time(i64::try_from(seconds).unwrap_or(i64::MAX))
 }
@@ -183,7 +179,7 @@ pub(super) fn expiry(domain: &DomainEvidence, context: &CheckContext<'_>) -> Che
             evidence,
         );
     };
-    let days = days_between(lookup.at, expires);
+    let days = crate::evidence::domain::days_between(lookup.at, expires);
     let thresholds = context.domain_expiry;
     let when = crate::evidence::domain::registry_day(expires, &domain.name);
     let (status, en, ja) = if days < 0 {
@@ -576,7 +572,7 @@ pub(super) fn dangling(host: &HostDnsEvidence, context: &CheckContext<'_>) -> Ch
             }
             (_, Some(record)) => {
                 let days = match (record.expires, lookup) {
-                    (Some(expires), Some(lookup)) => Some(days_between(lookup.at, expires)),
+                    (Some(expires), Some(lookup)) => Some(crate::evidence::domain::days_between(lookup.at, expires)),
                     _ => None,
                 };
                 let thresholds = context.domain_expiry;

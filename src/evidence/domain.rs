@@ -94,6 +94,18 @@ impl RegistrationEvidence {
             _ => None,
         }
     }
+    /// Whole days from the registry's answer to the registration's expiry, rounded towards
+    /// the past (negative once expired); `None` without a record or an expiry date. Counted
+    /// from the answer, not the clock, so a stored scan is judged as it was measured.
+    pub fn days_to_expiry(&self) -> Option<i64> {
+        let (lookup, expires) = (self.decisive()?, self.record()?.expires?);
+        Some(days_between(lookup.at, expires))
+    }
+}
+
+/// Whole days from `from` to `to`, rounded towards the past.
+pub fn days_between(from: UnixSeconds, to: UnixSeconds) -> i64 {
+    (i64::try_from(to).unwrap_or(i64::MAX) - i64::try_from(from).unwrap_or(i64::MAX)).div_euclid(86_400)
 }
 
 /// Which protocol answered.

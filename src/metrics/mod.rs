@@ -280,13 +280,11 @@ fn collect_run(run: &MetricsRun<'_>, samples: &mut Samples) {
     }
 
     for domain in evidence.domains.iter().flat_map(|survey| &survey.domains) {
-        let Some(lookup) = domain.registration.decisive() else { continue };
         let Some(expires) = domain.registration.record().and_then(|r| r.expires) else { continue };
+        let Some(days) = domain.registration.days_to_expiry() else { continue };
         let labels = vec![monitor(), ("domain", domain.name.clone())];
         samples.push("kensa_domain_expiry_timestamp_seconds", labels.clone(), to_i64(expires));
-        // Counted as the domain expiry check counts (checks/domain.rs): from the registry's
-        // answer, whole days, rounding towards the past.
-        samples.push("kensa_domain_days_remaining", labels, (to_i64(expires) - to_i64(lookup.at)).div_euclid(86_400));
+        samples.push("kensa_domain_days_remaining", labels, days);
     }
 }
 

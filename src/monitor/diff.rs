@@ -81,6 +81,28 @@ pub fn changes(current: RunView<'_>, previous: &[RunView<'_>], settings: &AlertS
         }
     }
 
+    // A target that resolved to nothing was tracked by its input; once it resolves, its
+    // endpoints carry their own labels, so its recovery is said here.
+    for target in &current.evidence.targets {
+        let subject = &target.input;
+        if now_reachable.contains_key(subject) || !target.endpoints.iter().any(|e| e.answered_tls()) {
+            continue;
+        }
+        let earlier_streak = history.iter().take_while(|h| h.get(subject) == Some(&false)).count() as u32;
+        if earlier_streak >= threshold {
+            events.push(event(
+                EventKind::Recovered,
+                Severity::Info,
+                subject,
+                at,
+                Text::new(
+                    format!("{subject}: resolves and answers again after {earlier_streak} runs that found no address"),
+                    format!("{subject}: {earlier_streak}回解決できなかった後、再び応答した"),
+                ),
+            ));
+        }
+    }
+
     // The run each subject is compared with: the latest earlier run in which it answered
     // (`None`: no such run, so whatever is wrong now is new).
     let baseline_for = |subject: &str| -> Option<usize> {
@@ -421,9 +443,9 @@ fn domain_changes(now: &ScanEvidence, was: &ScanEvidence, settings: &AlertSettin
                     )
                 });
             }
-            if let (Some(now_expiry), Some(old_expiry)) = (now_record.expires, old_record.expires) {
-                let days = |expiry: u64, at: u64| (expiry as i64 - at as i64).div_euclid(86_400);
-                let (now_days, old_days) = (days(now_expiry, now.finished_at), days(old_expiry, was.finished_at));
+            if let (Some(now_days), Some(old_days)) =
+                (domain.registration.days_to_expiry(), old.registration.days_to_expiry())
+            {
                 if let Some(threshold) = crossed(&settings.expiry_thresholds, old_days, now_days) {
                     events.push(Event {
                         before: Some(format!("{old_days} days")),
@@ -468,6 +490,35 @@ fn domain_changes(now: &ScanEvidence, was: &ScanEvidence, settings: &AlertSettin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::Profile;
+
+    fn kinds(current: &ScanEvidence, previous: &[&ScanEvidence]) -> Vec<String> {
+        let profile = Profile::embedded();
+        let now = Assessment::evaluate(&profile, current);
+        let before: Vec<Assessment> = previous.iter().map(|e| Assessment::evaluate(&profile, e)).collect();
+        let views: Vec<RunView<'_>> =
+            previous.iter().zip(&before).map(|(evidence, assessment)| RunView { evidence, assessment }).collect();
+        changes(RunView { evidence: current, assessment: &now }, &views, &AlertSettings::default())
+            .iter()
+            .map(Event::kind_word)
+            .collect()
+    }
+
+    #[test]
+    fn a_target_that_stops_resolving_is_reported_after_two_runs_and_its_return_once() {
+        let up: ScanEvidence =
+            serde_json::from_str(include_str!("../../fixtures/evidence/compliant-tls12-tls13.json")).unwrap();
+        let mut gone = up.clone();
+        for target in &mut gone.targets {
+            target.endpoints.clear();
+            target.resolution.error = Some("NXDOMAIN".to_string());
+        }
+        assert_eq!(kinds(&gone, &[&up]), Vec::<String>::new(), "one run without an address is not an outage");
+        assert_eq!(kinds(&gone, &[&gone, &up]), ["unreachable"]);
+        assert_eq!(kinds(&gone, &[&gone, &gone, &up]), Vec::<String>::new(), "said once");
+        assert_eq!(kinds(&up, &[&gone, &gone, &up]), ["recovered"], "and its return once, with no finding noise");
+        assert_eq!(kinds(&up, &[&gone, &up]), Vec::<String>::new(), "a blip's return is not news");
+    }
 
     #[test]
     fn the_smallest_crossed_threshold_is_reported_once() {
